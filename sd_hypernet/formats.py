@@ -1,0 +1,281 @@
+"""Reading and writing hypernetwork files: the webui's pickled .pt (loaded weights-only) and our .safetensors."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import zipfile
+
+import torch
+from torch import serialization as torch_serialization
+
+from .errors import HypernetError
+from .network import Hypernetwork, build, parse_dropout_structure
+
+SAFETENSORS_EXTENSIONS = (".safetensors",)
+PICKLE_EXTENSIONS = (".pt", ".ckpt", ".pth")
+EXTENSIONS = PICKLE_EXTENSIONS[:2] + SAFETENSORS_EXTENSIONS
+
+FORMAT_KEY = "format"
+FORMAT_VALUE = "sd-hypernetwork"
+VERSION_KEY = "format_version"
+FORMAT_VERSION = 1
+
+
+def _describe(path: str) -> str:
+    return os.path.basename(path)
+
+
+def _normalise(value):
+    if isinstance(value, tuple):
+        return [_normalise(v) for v in value]
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+def _guess_wrong_kind(keys) -> str:
+    names = [str(k) for k in keys]
+    if any(n.startswith(("lora_", "lora_unet", "lora_te")) or ".lora_" in n or "lora_down" in n for n in names):
+        return "it looks like a LoRA, not a hypernetwork"
+    if any(n in ("state_dict", "model", "global_step") or n.startswith(("model.diffusion_model", "first_stage_model"))
+           for n in names):
+        return "it looks like a model checkpoint, not a hypernetwork"
+    if any(n.startswith(("string_to_param", "emb_params", "clip_l", "clip_g")) for n in names):
+        return "it looks like a textual-inversion embedding, not a hypernetwork"
+    return "it has no context-width entries, so it is not a hypernetwork"
+
+
+def metadata_with_defaults(raw: dict, stem: str) -> dict:
+    """Metadata with the webui's defaults for keys old files lack (note activate_output defaults to True)."""
+    meta = {k: _normalise(v) for k, v in raw.items()}
+    ls = meta.get("layer_structure")
+    meta["layer_structure"] = [float(x) if not isinstance(x, int) else x for x in ls] if ls else [1, 2, 1]
+    meta.setdefault("activation_func", None)
+    meta.setdefault("is_layer_norm", False)
+    meta.setdefault("activate_output", True)
+    meta.setdefault("last_layer_dropout", False)
+    meta.setdefault("weight_initialization", "Normal")
+    meta.setdefault("sd_checkpoint", None)
+    meta.setdefault("sd_checkpoint_name", None)
+    meta.setdefault("optional_info", None)
+    meta.setdefault("step", 0)
+    if not meta.get("name"):
+        meta["name"] = stem
+    ds = meta.get("dropout_structure")
+    use_dropout = bool(meta.get("use_dropout", False))
+    if ds:
+        use_dropout = use_dropout or any(float(p) > 0 for p in ds)
+    else:
+        ds = parse_dropout_structure(meta["layer_structure"], use_dropout, bool(meta["last_layer_dropout"]))
+    meta["use_dropout"] = use_dropout
+    meta["dropout_structure"] = ds
+    return meta
+
+
+def _fix_old_keys(sd: dict) -> dict:
+    renames = {"linear1.weight": "linear.0.weight", "linear1.bias": "linear.0.bias",
+               "linear2.weight": "linear.1.weight", "linear2.bias": "linear.1.bias"}
+    return {renames.get(k, k): v for k, v in sd.items()}
+
+
+def from_state_dicts(state: dict[int, tuple[dict, dict]], metadata: dict, path: str) -> Hypernetwork:
+    source = _describe(path)
+    if not state:
+        raise HypernetError(f"{source}: holds no hypernetwork modules")
+    layers = build(state, metadata["layer_structure"], metadata["activation_func"], metadata["is_layer_norm"],
+                   metadata["activate_output"], metadata["dropout_structure"], source=source)
+    for dim, (k_sd, v_sd) in state.items():
+        for which, module, sd in (("k", layers[dim][0], k_sd), ("v", layers[dim][1], v_sd)):
+            try:
+                module.load_state_dict(_fix_old_keys(sd), strict=True)
+            except RuntimeError as e:
+                detail = " ".join(str(e).split())
+                raise HypernetError(f"{source}: width {dim} ({which}) does not match its recorded structure "
+                                    f"{metadata['layer_structure']} / {metadata['activation_func']}: {detail}") from None
+    return Hypernetwork(layers, metadata, path=path)
+
+
+# ---- .pt / .ckpt -----------------------------------------------------------------------------------------
+
+def _read_pickle(path: str) -> dict:
+    source = _describe(path)
+    try:
+        # torch.serialization.load: inside the webui torch.load is replaced by a stricter loader that refuses
+        # files written by newer torch; weights_only keeps code in the file from ever running.
+        obj = torch_serialization.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise HypernetError(f"{source}: refused to load: the file contains objects other than tensors and plain "
+                            f"data, which could run code ({first})") from None
+    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, KeyError, AttributeError) as e:
+        if isinstance(e, FileNotFoundError):
+            raise HypernetError(f"{source}: file not found") from None
+        detail = " ".join(str(e).split())[:300] or type(e).__name__
+        raise HypernetError(f"{source}: cannot be read (truncated or not a torch file): {detail}") from None
+    if not isinstance(obj, dict):
+        raise HypernetError(f"{source}: holds a {type(obj).__name__}, not a hypernetwork dict")
+    return obj
+
+
+def load_pickle(path: str) -> Hypernetwork:
+    raw = _read_pickle(path)
+    source = _describe(path)
+    state: dict[int, tuple[dict, dict]] = {}
+    meta_raw = {}
+    for key, value in raw.items():
+        if type(key) is int:
+            if not isinstance(value, (tuple, list)) or len(value) < 2 or not all(isinstance(v, dict) for v in value[:2]):
+                raise HypernetError(f"{source}: width {key} should hold a (k, v) pair of state dicts")
+            state[key] = (value[0], value[1])
+        elif isinstance(key, str):
+            meta_raw[key] = value
+    if not state:
+        raise HypernetError(f"{source}: {_guess_wrong_kind(raw.keys())}")
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return from_state_dicts(state, metadata_with_defaults(meta_raw, stem), path)
+
+
+def save_pickle(net: Hypernetwork, path: str) -> None:
+    data: dict = {}
+    for dim, (k_sd, v_sd) in net.state_dicts().items():
+        data[dim] = ({k: t.detach().cpu().clone() for k, t in k_sd.items()},
+                     {k: t.detach().cpu().clone() for k, t in v_sd.items()})
+    data.update(net.metadata)
+    torch.save(data, path)
+
+
+# ---- .safetensors ----------------------------------------------------------------------------------------
+
+def _read_safetensors_header(path: str) -> dict:
+    import safetensors
+    source = _describe(path)
+    try:
+        with safetensors.safe_open(path, framework="pt", device="cpu") as f:
+            return f.metadata() or {}
+    except FileNotFoundError:
+        raise HypernetError(f"{source}: file not found") from None
+    except Exception as e:  # safetensors raises its own error types for a bad header
+        detail = " ".join(str(e).split())[:300] or type(e).__name__
+        raise HypernetError(f"{source}: not a readable safetensors file: {detail}") from None
+
+
+def read_safetensors_metadata(path: str) -> dict:
+    """Just the decoded metadata, without touching tensor data."""
+    header = _read_safetensors_header(path)
+    return _decode_metadata(header, path)
+
+
+def _decode_metadata(header: dict, path: str) -> dict:
+    source = _describe(path)
+    if header.get(FORMAT_KEY) != FORMAT_VALUE:
+        raise HypernetError(f"{source}: not a hypernetwork safetensors file (no '{FORMAT_KEY}: {FORMAT_VALUE}' "
+                            f"marker in its metadata)")
+    try:
+        version = int(header.get(VERSION_KEY, "0"))
+    except ValueError:
+        version = -1
+    if version != FORMAT_VERSION:
+        raise HypernetError(f"{source}: hypernetwork format version {header.get(VERSION_KEY)!r} is not supported "
+                            f"(this version reads {FORMAT_VERSION})")
+    meta = {}
+    for key, text in header.items():
+        if key in (FORMAT_KEY, VERSION_KEY):
+            continue
+        try:
+            meta[key] = json.loads(text)
+        except (TypeError, ValueError):
+            meta[key] = text
+    return meta
+
+
+def load_safetensors(path: str) -> Hypernetwork:
+    import safetensors
+    source = _describe(path)
+    header = _read_safetensors_header(path)
+    if header.get(FORMAT_KEY) != FORMAT_VALUE:
+        try:
+            with safetensors.safe_open(path, framework="pt", device="cpu") as f:
+                keys = list(f.keys())
+        except Exception:
+            keys = []
+        if keys:
+            raise HypernetError(f"{source}: {_guess_wrong_kind(keys)}")
+    meta_raw = _decode_metadata(header, path)
+    state: dict[int, tuple[dict, dict]] = {}
+    try:
+        with safetensors.safe_open(path, framework="pt", device="cpu") as f:
+            for name in f.keys():
+                dim_text, which, key = (name.split(".", 2) + ["", ""])[:3]
+                if not dim_text.isdigit() or which not in ("k", "v") or not key:
+                    raise HypernetError(f"{source}: unexpected tensor name {name!r} (expected '<width>.k.<key>')")
+                pair = state.setdefault(int(dim_text), ({}, {}))
+                pair[0 if which == "k" else 1][key] = f.get_tensor(name)
+    except HypernetError:
+        raise
+    except Exception as e:
+        detail = " ".join(str(e).split())[:300] or type(e).__name__
+        raise HypernetError(f"{source}: tensor data cannot be read (truncated?): {detail}") from None
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return from_state_dicts(dict(sorted(state.items())), metadata_with_defaults(meta_raw, stem), path)
+
+
+def encode_metadata(metadata: dict) -> dict[str, str]:
+    header = {FORMAT_KEY: FORMAT_VALUE, VERSION_KEY: str(FORMAT_VERSION)}
+    for key, value in metadata.items():
+        if key in header:
+            continue
+        try:
+            header[str(key)] = json.dumps(value)
+        except (TypeError, ValueError):
+            raise HypernetError(f"metadata field {key!r} ({type(value).__name__}) cannot be stored as JSON") from None
+    return header
+
+
+def save_safetensors(net: Hypernetwork, path: str) -> None:
+    from safetensors.torch import save_file as st_save
+    tensors = {}
+    for dim, (k_sd, v_sd) in net.state_dicts().items():
+        for which, sd in (("k", k_sd), ("v", v_sd)):
+            for key, t in sd.items():
+                tensors[f"{dim}.{which}.{key}"] = t.detach().cpu().contiguous().clone()
+    st_save(tensors, path, metadata=encode_metadata(net.metadata))
+
+
+# ---- entry points ----------------------------------------------------------------------------------------
+
+def _kind(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext in SAFETENSORS_EXTENSIONS:
+        return "safetensors"
+    if ext in PICKLE_EXTENSIONS:
+        return "pickle"
+    raise HypernetError(f"{_describe(path)}: unsupported extension {ext!r}; use .pt, .ckpt or .safetensors")
+
+
+def load_file(path: str | os.PathLike) -> Hypernetwork:
+    path = os.fspath(path)
+    kind = _kind(path)
+    if not os.path.isfile(path):
+        raise HypernetError(f"{_describe(path)}: file not found")
+    if os.path.getsize(path) == 0:
+        raise HypernetError(f"{_describe(path)}: the file is empty")
+    return load_safetensors(path) if kind == "safetensors" else load_pickle(path)
+
+
+def save_file(net: Hypernetwork, path: str | os.PathLike) -> str:
+    """Write atomically (temp file, then rename), so a crash never leaves half a file under the real name."""
+    path = os.fspath(path)
+    kind = _kind(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        (save_safetensors if kind == "safetensors" else save_pickle)(net, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+def convert(src: str, dst: str) -> str:
+    return save_file(load_file(src), dst)

@@ -1,0 +1,22 @@
+"""The model-family guard: a network made for another base model is not applied unless forced."""
+from __future__ import annotations
+
+from .network import CONTEXT_DIM_FAMILY, FAMILY_LABELS
+
+
+def check_family(network, context_dim: int | None, family: str | None = None) -> str | None:
+    """None when the network fits the UNet; otherwise the reason it does not."""
+    cross = [d for d in network.layers if d in CONTEXT_DIM_FAMILY]
+    unet_family = family or CONTEXT_DIM_FAMILY.get(context_dim)
+    if cross:
+        if context_dim is not None and context_dim not in cross:
+            made_for = ", ".join(f"{FAMILY_LABELS[CONTEXT_DIM_FAMILY[d]]} ({d})" for d in cross)
+            model = FAMILY_LABELS.get(unet_family, "this model")
+            return (f"made for {made_for} but the loaded model is {model} with context width {context_dim}; "
+                    f"add force=1 to apply it anyway")
+        return None
+    recorded = network.family
+    if recorded and unet_family and recorded != unet_family:
+        return (f"recorded base model is {FAMILY_LABELS[recorded]} but the loaded model is "
+                f"{FAMILY_LABELS[unet_family]}; add force=1 to apply it anyway")
+    return None

@@ -1,0 +1,249 @@
+"""Attach a chain of hypernetworks to any UNet whose attention modules have `to_k`/`to_v` layers."""
+from __future__ import annotations
+
+import re
+import weakref
+
+import torch
+
+from .control import ChainEntry, as_chain, block_name
+from .network import CONTEXT_DIM_FAMILY, transform_pair
+
+
+def apply_chain(chain, context: torch.Tensor, kind: str | None = None, block: str | None = None):
+    """(k, v) for a context: each network in order on separate k and v streams, as the webui composes them."""
+    ctx_k = ctx_v = context
+    for entry in as_chain(chain):
+        multiplier = entry.effective_multiplier(kind, block)
+        pair = entry.network.layers.get(ctx_k.shape[-1])
+        if pair is None or multiplier == 0:
+            continue
+        ctx_k, ctx_v = transform_pair(pair, ctx_k, ctx_v, multiplier, entry.network)
+    return ctx_k, ctx_v
+
+
+def _autocast_device(t: torch.Tensor) -> str | None:
+    device_type = t.device.type
+    try:
+        return device_type if torch.is_autocast_enabled(device_type) else None
+    except TypeError:  # torch < 2.4 takes no device argument
+        return device_type if torch.is_autocast_enabled() else None
+
+
+class ChainApplier:
+    """Runs a chain for one attention call, and computes a context only once per chain and multipliers.
+
+    All cross-attention layers of one UNet call get the same context tensor object, and to_k/to_v of one
+    attention get the same input: the result is cached against that exact tensor object (a weak reference
+    proves identity; the version counter proves it was not modified in place). The cache dies with the tensor.
+    """
+
+    def __init__(self, chain=(), apply_to_self: bool = True):
+        self.chain: list[ChainEntry] = as_chain(chain)
+        self.apply_to_self = apply_to_self
+        self.step: int | None = None
+        self.total: int | None = None
+        self.active: list[ChainEntry] = list(self.chain)
+        self.hits = 0
+        self.misses = 0
+        self._ref: weakref.ref | None = None
+        self._version = -1
+        self._results: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def set_step(self, step: int | None, total: int | None = None) -> None:
+        self.step, self.total = step, total
+        self.active = [e for e in self.chain if e.active_at(step, total)]
+
+    def clear_cache(self) -> None:
+        self._ref = None
+        self._results = {}
+
+    def _forget(self, ref) -> None:
+        if self._ref is ref:
+            self.clear_cache()
+
+    def multipliers(self, width: int, kind: str | None, block: str | None) -> tuple:
+        if kind == "self" and not self.apply_to_self:
+            return ()
+        return tuple(e.effective_multiplier(kind, block) if width in e.network.layers else 0.0 for e in self.active)
+
+    def transform(self, context: torch.Tensor, kind: str | None = None, block: str | None = None):
+        mults = self.multipliers(context.shape[-1], kind, block)
+        if not any(mults):
+            return context, context
+        if any(e.network.training for e in self.active):
+            # Training: every layer gets its own dropout draw and its own graph, as in the webui.
+            return self._compute(context, mults)
+        ref = self._ref
+        if ref is not None and ref() is context and self._version == context._version:
+            found = self._results.get(mults)
+            if found is not None:
+                self.hits += 1
+                return found
+        else:
+            self._ref = weakref.ref(context, self._forget)
+            self._version = context._version
+            self._results = {}
+        self.misses += 1
+        result = self._compute(context, mults)
+        self._results[mults] = result
+        return result
+
+    def _compute(self, context, mults):
+        device_type = _autocast_device(context)
+        chain = [ChainEntry(e.network, m) for e, m in zip(self.active, mults) if m]
+        if device_type is None:
+            return apply_chain(chain, context)
+        with torch.autocast(device_type, enabled=False):
+            return apply_chain(chain, context)
+
+
+_BLOCK_PATTERNS = (
+    (re.compile(r"(?:^|\.)input_blocks\.(\d+)\."), "input"),
+    (re.compile(r"(?:^|\.)middle_block\."), "middle"),
+    (re.compile(r"(?:^|\.)output_blocks\.(\d+)\."), "output"),
+)
+_DIFFUSERS_BLOCK = re.compile(r"(?:^|\.)(down|up)_blocks\.(\d+)\.attentions\.(\d+)\.")
+
+
+def _layers_per_block(unet) -> int:
+    config = getattr(unet, "config", None)
+    value = getattr(config, "layers_per_block", None) if config is not None else None
+    if isinstance(value, (list, tuple)):
+        value = value[0]
+    return int(value) if value else 2
+
+
+def site_block(name: str, layers_per_block: int = 2) -> str | None:
+    """LoRA-Block-Weight block name of an attention module, from its path in an ldm/sgm or diffusers UNet."""
+    for pattern, section in _BLOCK_PATTERNS:
+        m = pattern.search(name + ".")
+        if m:
+            return block_name(section, int(m.group(1)) if m.groups() else None)
+    if re.search(r"(?:^|\.)mid_block\.", name + "."):
+        return "MID"
+    m = _DIFFUSERS_BLOCK.search(name + ".")
+    if m:
+        level, index = int(m.group(2)), int(m.group(3))
+        if m.group(1) == "down":
+            return block_name("input", 1 + level * (layers_per_block + 1) + index)
+        return block_name("output", level * (layers_per_block + 1) + index)
+    return None
+
+
+def _width(layer) -> int | None:
+    width = getattr(layer, "in_features", None)
+    if width is None:
+        weight = getattr(layer, "weight", None)
+        if isinstance(weight, torch.Tensor) and weight.dim() == 2:
+            width = weight.shape[1]
+    return int(width) if width is not None else None
+
+
+class Site:
+    """One attention module the patcher hooks: its path, self or cross, and its block."""
+
+    def __init__(self, name: str, module, kind: str, block: str | None):
+        self.name, self.module, self.kind, self.block = name, module, kind, block
+
+    def __repr__(self):
+        return f"Site({self.name!r}, {self.kind}, {self.block})"
+
+
+def find_sites(unet) -> list[Site]:
+    lpb = _layers_per_block(unet)
+    sites = []
+    for name, module in unet.named_modules():
+        to_k, to_v = getattr(module, "to_k", None), getattr(module, "to_v", None)
+        if not isinstance(to_k, torch.nn.Module) or not isinstance(to_v, torch.nn.Module):
+            continue
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf in ("attn1", "attn2"):
+            kind = "self" if leaf == "attn1" else "cross"
+        else:
+            to_q = getattr(module, "to_q", None)
+            kind = "self" if to_q is not None and _width(to_q) == _width(to_k) else "cross"
+        sites.append(Site(name, module, kind, site_block(name, lpb)))
+    return sites
+
+
+class Patcher:
+    """Forward pre-hooks on every to_k/to_v; the UNet keeps no module of ours, so its state_dict is unchanged."""
+
+    def __init__(self, unet, apply_to_self: bool = True):
+        self.unet_ref = weakref.ref(unet)
+        self.sites = find_sites(unet)
+        cross = [s for s in self.sites if s.kind == "cross"]
+        self.context_dim = _width(cross[0].module.to_k) if cross else None
+        self.family = CONTEXT_DIM_FAMILY.get(self.context_dim)
+        self.applier = ChainApplier((), apply_to_self)
+        self.refused: list[tuple[str, str]] = []
+        self.received: list | None = None  # set to a list to record (site name, which, tensor) for inspection
+        self._handles = []
+        for site in self.sites:
+            self._handles.append(site.module.to_k.register_forward_pre_hook(self._make_hook(site, 0)))
+            self._handles.append(site.module.to_v.register_forward_pre_hook(self._make_hook(site, 1)))
+
+    def _make_hook(self, site: Site, which: int):
+        def hook(module, args):
+            applier = self.applier
+            if not applier.active or not args:
+                return None
+            context = args[0]
+            out = applier.transform(context, site.kind, site.block)[which]
+            if self.received is not None:
+                self.received.append((site.name, "kv"[which], out))
+            if out is context:
+                return None
+            return (out,) + tuple(args[1:])
+        return hook
+
+    @property
+    def apply_to_self(self) -> bool:
+        return self.applier.apply_to_self
+
+    @apply_to_self.setter
+    def apply_to_self(self, value: bool) -> None:
+        self.applier.apply_to_self = bool(value)
+        self.applier.clear_cache()
+
+    @property
+    def chain(self) -> list[ChainEntry]:
+        return self.applier.chain
+
+    def set_chain(self, chain, family: str | None = None) -> list[tuple[str, str]]:
+        """Install a chain; networks for another model family are left out unless forced. Returns refusals."""
+        from .guard import check_family
+        accepted, refused = [], []
+        for entry in as_chain(chain):
+            reason = None if entry.force else check_family(entry.network, self.context_dim, family or self.family)
+            if reason:
+                refused.append((entry.name, reason))
+            else:
+                accepted.append(entry)
+        applier = ChainApplier(accepted, self.applier.apply_to_self)
+        applier.set_step(self.applier.step, self.applier.total)
+        self.applier = applier
+        self.refused = refused
+        return refused
+
+    def set_step(self, step: int | None, total: int | None = None) -> None:
+        self.applier.set_step(step, total)
+
+    def clear(self) -> None:
+        self.applier = ChainApplier((), self.applier.apply_to_self)
+        self.refused = []
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self.clear()
+
+    @property
+    def attached(self) -> bool:
+        return bool(self._handles)
+
+
+def attach(unet, apply_to_self: bool = True) -> Patcher:
+    return Patcher(unet, apply_to_self)
