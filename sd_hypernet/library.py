@@ -67,8 +67,10 @@ class Library:
         items: dict[str, LibraryItem] = {}
         stems: dict[str, list[LibraryItem]] = {}
         for stem, found in by_stem.items():
-            for rel, path, st in found:
-                name = stem if len(found) == 1 else os.path.splitext(rel)[0]
+            keys = [os.path.splitext(rel)[0] for rel, _, _ in found]
+            for (rel, path, st), key in zip(found, keys):
+                # a stem shared by files in other folders → relative path; by a.pt and a.safetensors → with extension
+                name = stem if len(found) == 1 else key if keys.count(key) == 1 else rel
                 item = LibraryItem(name, stem, rel, path, st.st_mtime, st.st_size)
                 items[name] = item
                 stems.setdefault(stem, []).append(item)
@@ -97,7 +99,7 @@ class Library:
         found = self._by_stem.get(key)
         if found and len(found) > 1:
             raise HypernetError(f"{name}: several files share this name ({', '.join(i.relpath for i in found)}); "
-                                f"use the relative path, e.g. <hypernet:{found[0].key}:1>")
+                                f"use the relative path, e.g. <hypernet:{found[0].name}:1>")
         return found[0] if found else None
 
     def resolve(self, name: str) -> LibraryItem:
