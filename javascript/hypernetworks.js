@@ -1,0 +1,255 @@
+// Hypernetworks tab: card clicks toggle <hypernet:name:weight> tags, the Multiplier slider sets the weight of
+// the next card and rewrites the selected card's tag live; Enter/Space on a focused card clicks it.
+// Uses only gradioApp()/opts from the host and the card markup (.card[data-name], ids {tabname}_hypernetworks_*).
+(function() {
+    "use strict";
+
+    var TAG = "hypernet";
+    var PAGE = "hypernetworks";
+    var TAG_RE = /<([A-Za-z_]\w*):([^:>]*)((?::[^>]*)?)>/g;
+    var tabs = {}; // tabname -> {selected: name|null, value: number|null}
+
+    function root() {
+        return typeof gradioApp === "function" ? gradioApp() : document;
+    }
+
+    function option(name, fallback) {
+        return (typeof opts === "object" && opts && opts[name] !== undefined && opts[name] !== null) ? opts[name] : fallback;
+    }
+
+    function state(tabname) {
+        if (!tabs[tabname]) tabs[tabname] = {selected: null, value: null};
+        return tabs[tabname];
+    }
+
+    function fmt(x) {
+        var s = (Math.round(Number(x) * 10000) / 10000).toString();
+        return s === "-0" ? "0" : s;
+    }
+
+    // The {tabname} of the Hypernetworks pane an element sits in (cards, tree rows, the slider row).
+    function tabnameOf(elem) {
+        var re = new RegExp("^(.+?)_" + PAGE + "(_|$)");
+        for (var e = elem; e && e !== document; e = e.parentElement || (e.getRootNode && e.getRootNode().host)) {
+            if (e.dataset && e.dataset.tabname) return e.dataset.tabname;
+            var m = e.id && e.id.match(re);
+            if (m) return m[1];
+        }
+        return "txt2img";
+    }
+
+    function textarea(tabname, negative) {
+        return root().querySelector("#" + tabname + (negative ? "_neg_prompt" : "_prompt") + " textarea");
+    }
+
+    function slider(tabname) {
+        return root().querySelector("#" + tabname + "_" + PAGE + "_multiplier");
+    }
+
+    function sliderValue(tabname) {
+        var s = slider(tabname);
+        var st = state(tabname);
+        if (s && s.value !== "") return Number(s.value);
+        if (st.value !== null) return st.value;
+        return Number(option("hypernet_default_multiplier", option("extra_networks_default_multiplier", 1)));
+    }
+
+    function setValue(ta, value) {
+        if (ta.value === value) return;
+        ta.value = value;
+        ta.dispatchEvent(new Event("input", {bubbles: true})); // gradio reads the textarea on input
+    }
+
+    // Every <hypernet:...> tag in a prompt: {start, end, name, params[]} (params after the name, colon-split).
+    function findTags(text) {
+        var out = [];
+        TAG_RE.lastIndex = 0;
+        var m;
+        while ((m = TAG_RE.exec(text)) !== null) {
+            if (m[1] !== TAG) continue;
+            out.push({start: m.index, end: m.index + m[0].length, name: m[2].trim(),
+                params: m[3] ? m[3].slice(1).split(":") : []});
+        }
+        return out;
+    }
+
+    function tagsNamed(text, name) {
+        return findTags(text).filter(function(t) {
+            return t.name === name;
+        });
+    }
+
+    // Remove each tag named `name`, with the activation text right after it and one separator around it.
+    function removeTags(text, name, activation, sep) {
+        var found = tagsNamed(text, name);
+        for (var i = found.length - 1; i >= 0; i--) {
+            var s = found[i].start;
+            var e = found[i].end;
+            if (activation && text.substr(e, activation.length + 1) === " " + activation) e += activation.length + 1;
+            if (sep && s >= sep.length && text.substr(s - sep.length, sep.length) === sep) s -= sep.length;
+            else if (sep && s === 0 && text.substr(e, sep.length) === sep) e += sep.length;
+            text = text.slice(0, s) + text.slice(e);
+        }
+        return text;
+    }
+
+    function appendText(text, addition, sep) {
+        if (!text || /\s$/.test(text)) return text + addition;
+        return text + sep + addition;
+    }
+
+    function removeText(text, piece, sep) {
+        if (!piece) return text;
+        var at = text.lastIndexOf(piece);
+        if (at < 0) return text;
+        var s = at;
+        var e = at + piece.length;
+        if (sep && s >= sep.length && text.substr(s - sep.length, sep.length) === sep) s -= sep.length;
+        else if (sep && s === 0 && text.substr(e, sep.length) === sep) e += sep.length;
+        return text.slice(0, s) + text.slice(e);
+    }
+
+    // Set the multiplier (the first positional parameter after the name) of every tag named `name`.
+    function rewriteMultiplier(text, name, value) {
+        var found = tagsNamed(text, name);
+        for (var i = found.length - 1; i >= 0; i--) {
+            var params = found[i].params.slice();
+            var idx = -1;
+            for (var j = 0; j < params.length; j++) {
+                if (params[j].indexOf("=") < 0) {
+                    idx = j;
+                    break;
+                }
+            }
+            if (idx >= 0) params[idx] = fmt(value);
+            else params.unshift(fmt(value));
+            var tag = "<" + TAG + ":" + name + ":" + params.join(":") + ">";
+            text = text.slice(0, found[i].start) + tag + text.slice(found[i].end);
+        }
+        return text;
+    }
+
+    function cardsNamed(tabname, name) {
+        var out = [];
+        root().querySelectorAll("[id^='" + tabname + "_" + PAGE + "'] .card").forEach(function(card) {
+            if (card.dataset.name === name) out.push(card);
+        });
+        return out;
+    }
+
+    // Mark cards whose tag is in the prompt (active) and the selected one; make cards focusable.
+    function sync(tabname) {
+        var ta = textarea(tabname, false);
+        var st = state(tabname);
+        var present = {};
+        if (ta) {
+            findTags(ta.value).forEach(function(t) {
+                present[t.name] = true;
+            });
+        }
+        if (st.selected !== null && !present[st.selected]) st.selected = null;
+        root().querySelectorAll("[id^='" + tabname + "_" + PAGE + "'] .card").forEach(function(card) {
+            if (!card.hasAttribute("tabindex")) card.setAttribute("tabindex", "0");
+            if (!card.hasAttribute("role")) card.setAttribute("role", "button");
+            var name = card.dataset.name;
+            var active = !!present[name];
+            card.classList.toggle("hypernet-active", active);
+            card.classList.toggle("hypernet-selected", active && name === st.selected);
+            card.setAttribute("aria-pressed", active ? "true" : "false");
+        });
+        var s = slider(tabname);
+        if (s && st.value !== null && Number(s.value) !== st.value) showValue(tabname, st.value);
+    }
+
+    function showValue(tabname, value) {
+        var s = slider(tabname);
+        var n = root().querySelector("#" + tabname + "_" + PAGE + "_multiplier_number");
+        if (s) s.value = fmt(value);
+        if (n && n !== document.activeElement) n.value = fmt(value);
+    }
+
+    function cardClicked(event, elem, card) {
+        if (event) {
+            event.stopPropagation();
+            event.preventDefault();
+        }
+        var tabname = tabnameOf(elem);
+        var st = state(tabname);
+        var sep = option("extra_networks_add_text_separator", " ");
+        var ta = textarea(tabname, false);
+        if (!ta) return false;
+        var neg = textarea(tabname, true);
+        var activation = card.activation || "";
+        var negative = card.negative || "";
+
+        if (tagsNamed(ta.value, card.name).length > 0) {
+            setValue(ta, removeTags(ta.value, card.name, activation, sep));
+            if (neg && negative) setValue(neg, removeText(neg.value, negative, sep));
+            if (st.selected === card.name) st.selected = null;
+        } else {
+            var weight = (card.weight !== null && card.weight !== undefined) ? card.weight : sliderValue(tabname);
+            var text = "<" + TAG + ":" + card.name + ":" + fmt(weight) + ">" + (activation ? " " + activation : "");
+            setValue(ta, appendText(ta.value, text, sep));
+            if (neg && negative && neg.value.indexOf(negative) < 0) setValue(neg, appendText(neg.value, negative, sep));
+            st.selected = card.name;
+        }
+        sync(tabname);
+        return false;
+    }
+
+    function sliderMoved(tabname, value) {
+        if (isNaN(value)) return;
+        var st = state(tabname);
+        st.value = value;
+        showValue(tabname, value);
+        var ta = textarea(tabname, false);
+        if (ta && st.selected !== null && tagsNamed(ta.value, st.selected).length > 0) {
+            setValue(ta, rewriteMultiplier(ta.value, st.selected, value));
+        }
+    }
+
+    function isOurCard(elem) {
+        return elem && elem.classList && (elem.classList.contains("card") || elem.classList.contains("tree-list-content-file")) &&
+            tabnameOf(elem) !== null && !!elem.closest("[id*='_" + PAGE + "']");
+    }
+
+    document.addEventListener("input", function(e) {
+        var t = e.target;
+        if (!t || !t.classList) return;
+        if (t.classList.contains("hypernet-multiplier") || t.classList.contains("hypernet-multiplier-number")) {
+            sliderMoved(tabnameOf(t), parseFloat(t.value));
+        } else if (t.tagName === "TEXTAREA") {
+            var m = t.closest && t.closest("[id$='_prompt']");
+            if (m) sync(m.id.replace(/_prompt$/, ""));
+        }
+    }, true);
+
+    document.addEventListener("keydown", function(e) {
+        if ((e.key === "Enter" || e.key === " ") && isOurCard(e.target)) {
+            e.preventDefault();
+            e.target.click();
+        }
+    });
+
+    // Cards are re-rendered on refresh and by gradio: re-apply marks and focusability when they appear.
+    var pending = false;
+    function scheduleSync() {
+        if (pending) return;
+        pending = true;
+        setTimeout(function() {
+            pending = false;
+            ["txt2img", "img2img"].concat(Object.keys(tabs)).forEach(function(t, i, all) {
+                if (all.indexOf(t) === i) sync(t);
+            });
+        }, 50);
+    }
+    function observe() {
+        new MutationObserver(scheduleSync).observe(document.body, {childList: true, subtree: true});
+        scheduleSync();
+    }
+    if (document.body) observe();
+    else document.addEventListener("DOMContentLoaded", observe);
+
+    window.hypernetCardClicked = cardClicked;
+    window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync};
+})();

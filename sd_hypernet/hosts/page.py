@@ -1,0 +1,243 @@
+"""The "Hypernetworks" extra-networks page: one card per file the Library knows, with the file's own structure
+as metadata, the user's preferred weight / activation text / negative text, a family filter and the
+Multiplier slider row that javascript/hypernetworks.js drives.
+
+Works on webui 1.10 and Forge v2 alike: both give the same `modules.ui_extra_networks` page API.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+
+from modules import ui_extra_networks
+
+from sd_hypernet.hosts import common
+
+TITLE = "Hypernetworks"
+FAMILY_LABELS = {"sd1": "SD1", "sd2": "SD2", "sdxl": "SDXL"}
+MULTIPLIER_MIN, MULTIPLIER_MAX, MULTIPLIER_STEP = -1.0, 2.0, 0.05
+
+# User-metadata keys (the same spelling Lora's editor uses, so users find them familiar in the .json).
+UM_PREFERRED_WEIGHT = "preferred weight"
+UM_ACTIVATION_TEXT = "activation text"
+UM_NEGATIVE_TEXT = "negative text"
+
+
+def _fmt_number(x) -> str:
+    """Shortest text for a multiplier: 1 not 1.0, 0.35 not 0.35000000000000003."""
+    text = f"{float(x):.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _fmt_list(values) -> str:
+    return ", ".join(_fmt_number(v) if isinstance(v, float) else str(v) for v in values)
+
+
+def preferred_weight(user_metadata: dict) -> float | None:
+    """The card's preferred weight, or None when unset (0, empty or unreadable mean unset, as for Lora)."""
+    raw = (user_metadata or {}).get(UM_PREFERRED_WEIGHT)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return None
+    return value if value != 0 else None
+
+
+def describe_network(net, path: str, sha256: str | None) -> dict:
+    """What the metadata popup shows: the file's own structure, JSON-serialisable."""
+    meta = net.metadata
+    family = net.family
+    dropout = [float(p) for p in (meta.get("dropout_structure") or [])]
+    info = {
+        "name": str(meta.get("name") or ""),
+        "format": os.path.splitext(path)[1].lstrip(".").lower(),
+        "model family": FAMILY_LABELS.get(family, "unknown"),
+        "sizes": list(net.sizes),
+        "layer structure": _fmt_list(meta.get("layer_structure") or []),
+        "activation": str(meta.get("activation_func") or "linear"),
+        "activate output": bool(meta.get("activate_output")),
+        "layer norm": bool(meta.get("is_layer_norm")),
+        "dropout": _fmt_list(dropout) if any(dropout) else "none",
+        "weight initialization": str(meta.get("weight_initialization") or ""),
+        "steps trained": int(meta.get("step") or 0),
+        "base checkpoint": str(meta.get("sd_checkpoint_name") or ""),
+        "base checkpoint hash": str(meta.get("sd_checkpoint") or ""),
+        "parameters": int(net.parameter_count()),
+        "hash": sha256[:10] if sha256 else "",
+        "sha256": sha256 or "",
+    }
+    if meta.get("optional_info"):
+        info["optional info"] = str(meta["optional_info"])
+    return info
+
+
+class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
+    """HypernetworksPage(library, opt=None, model_family=None)
+
+    library       a `sd_hypernet.library.Library`, or a zero-argument callable returning the current one
+                  (e.g. `host.library`, which follows a changed --hypernetwork-dir).
+    opt           callable (key, default) -> value for user options; defaults to the selected host's
+                  `Host.opt`, else `shared.opts`.
+    model_family  callable () -> "sd1" | "sd2" | "sdxl" | None for the loaded model; defaults to the selected
+                  host's `Host.model_family`, else None (nothing hidden).
+    """
+
+    def __init__(self, library, opt=None, model_family=None):
+        super().__init__(TITLE)
+        self._library = library
+        self._opt = opt
+        self._model_family = model_family
+        self._described: dict[str, tuple[tuple, dict, str | None]] = {}  # path -> (version, info, family)
+
+    # ---- wiring ---------------------------------------------------------------------------------------------
+    @property
+    def library(self):
+        lib = self._library
+        return lib() if callable(lib) and not hasattr(lib, "items") else lib
+
+    def opt(self, key, default=None):
+        if self._opt is not None:
+            return self._opt(key, default)
+        try:
+            return common.current().opt(key, default)
+        except RuntimeError:
+            from modules import shared
+            return getattr(shared.opts, key, default)
+
+    def current_family(self) -> str | None:
+        if self._model_family is not None:
+            return self._model_family()
+        try:
+            return common.current().model_family()
+        except (RuntimeError, NotImplementedError):
+            return None
+
+    # ---- ExtraNetworksPage API ------------------------------------------------------------------------------
+    def refresh(self):
+        self.library.scan()
+
+    def allowed_directories_for_previews(self):
+        return [self.library.root]
+
+    def _items_by_name(self) -> dict:
+        lib = self.library
+        if getattr(lib, "scans", 1) == 0:
+            lib.scan()
+        return {it.name: it for it in lib.items()}
+
+    def list_items(self):
+        for index, name in enumerate(self._items_by_name()):
+            item = self.create_item(name, index)
+            if item is not None:
+                yield item
+
+    def create_item(self, name, index=None, enable_filter=True):
+        lib_item = self._items_by_name().get(name)
+        if lib_item is None:
+            return None
+        path = lib_item.path
+        info, family = self._describe(path)
+        if enable_filter and self._hidden_by_family(family):
+            return None
+
+        path_wo_ext = os.path.splitext(path)[0]
+        sha256 = info.get("sha256") or None
+        search_terms = [self.search_terms_from_path(path), lib_item.relpath]
+        if sha256:
+            search_terms.append(sha256[:10])
+        if info.get("name") and info["name"] not in (name, lib_item.stem):
+            search_terms.append(info["name"])
+
+        item = {
+            "name": name,
+            "filename": path,
+            "shorthash": sha256[:10] if sha256 else "",
+            "preview": self.find_preview(path_wo_ext),
+            "description": self.find_description(path_wo_ext),
+            "search_terms": [t for t in dict.fromkeys(search_terms) if t],
+            "local_preview": f"{path_wo_ext}.preview.{self.opt('samples_format', 'png')}",
+            "metadata": info,
+            "sort_keys": {"default": index if index is not None else 0, **self.get_sort_keys(path)},
+            "sd_version": FAMILY_LABELS.get(family, "Unknown"),
+        }
+        self.read_user_metadata(item)
+        self._add_click_handlers(item)
+        return item
+
+    def create_html(self, tabname, *, empty=False):
+        return self.multiplier_html(tabname) + super().create_html(tabname, empty=empty)
+
+    def create_user_metadata_editor(self, ui, tabname):
+        from sd_hypernet.hosts.metadata_editor import HypernetUserMetadataEditor
+        return HypernetUserMetadataEditor(ui, tabname, self)
+
+    # ---- helpers --------------------------------------------------------------------------------------------
+    def _hidden_by_family(self, family: str | None) -> bool:
+        if family is None or self.opt(common.OPT_SHOW_ALL, False):
+            return False
+        current = self.current_family()
+        return current is not None and current != family
+
+    def _describe(self, path: str) -> tuple[dict, str | None]:
+        """The metadata dict and family of a file, read once per file version."""
+        try:
+            st = os.stat(path)
+            version = (st.st_mtime_ns, st.st_size)
+        except OSError as e:
+            return {"error": f"{os.path.basename(path)}: {e.strerror}"}, None
+        cached = self._described.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        import sd_hypernet
+        try:
+            sha256 = sd_hypernet.file_sha256(path)
+        except OSError:
+            sha256 = None
+        try:
+            net = sd_hypernet.load_file(path)
+            info, family = describe_network(net, path, sha256), net.family
+        except sd_hypernet.HypernetError as e:
+            # A broken file keeps its card (so it can be found and fixed); the popup says why.
+            info, family = {"error": str(e), "hash": sha256[:10] if sha256 else "", "sha256": sha256 or ""}, None
+        self._described[path] = (version, info, family)
+        return info, family
+
+    def _add_click_handlers(self, item: dict) -> None:
+        um = item.get("user_metadata") or {}
+        weight = preferred_weight(um)
+        activation = str(um.get(UM_ACTIVATION_TEXT) or "").strip()
+        negative = str(um.get(UM_NEGATIVE_TEXT) or "").strip()
+        card = {"name": item["name"], "weight": weight, "activation": activation, "negative": negative}
+        item["onclick"] = html.escape(f"return hypernetCardClicked(event, this, {json.dumps(card, ensure_ascii=False)})")
+        # Plain-prompt fallbacks, for code that reads the item dict instead of clicking.
+        weight_js = _fmt_number(weight) if weight is not None else "opts.extra_networks_default_multiplier"
+        prompt = ui_extra_networks.quote_js(f"<hypernet:{item['name']}:") + " + " + weight_js + " + " + ui_extra_networks.quote_js(">")
+        if activation:
+            prompt += " + " + ui_extra_networks.quote_js(" " + activation)
+        item["prompt"] = prompt
+        item["negative_prompt"] = ui_extra_networks.quote_js(negative)
+
+    def default_multiplier(self) -> float:
+        try:
+            value = float(self.opt(common.OPT_DEFAULT_MULTIPLIER, None))
+        except (TypeError, ValueError):
+            try:
+                value = float(self.opt("extra_networks_default_multiplier", 1.0))
+            except (TypeError, ValueError):
+                value = 1.0
+        return min(MULTIPLIER_MAX, max(MULTIPLIER_MIN, value))
+
+    def multiplier_html(self, tabname: str) -> str:
+        """The Multiplier slider row; ids `{tabname}_hypernetworks_multiplier[_number]`."""
+        base = f"{tabname}_{self.extra_networks_tabname}_multiplier"
+        value = _fmt_number(self.default_multiplier())
+        attrs = f'min="{_fmt_number(MULTIPLIER_MIN)}" max="{_fmt_number(MULTIPLIER_MAX)}" step="{MULTIPLIER_STEP}" value="{value}"'
+        return (
+            f'<div class="hypernet-multiplier-row" id="{base}_row" data-tabname="{html.escape(tabname)}">'
+            f'<label for="{base}">Multiplier</label>'
+            f'<input type="range" class="hypernet-multiplier" id="{base}" {attrs} '
+            f'title="Strength of the next card you click; moving it changes the selected card\'s tag">'
+            f'<input type="number" class="hypernet-multiplier-number" id="{base}_number" {attrs} aria-label="Multiplier">'
+            f'</div>'
+        )

@@ -1,0 +1,226 @@
+"""The Hypernetworks page against the webui stand-in: items, previews, metadata, family filter, click data."""
+import hashlib
+import html
+import json
+import os
+import re
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STANDINS = os.path.join(REPO, "tests", "standins")
+for p in (REPO, STANDINS):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from activate import use_host  # noqa: E402
+
+import sd_hypernet  # noqa: E402
+
+
+def tiny(sizes, name, **kw):
+    # (1, 0.01, 1) keeps a 768-wide module at ~11k parameters
+    return sd_hypernet.create(sizes, layer_structure=kw.pop("layer_structure", (1, 0.01, 1)), name=name, **kw)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    root = tmp_path / "hypernetworks"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    sd_hypernet.save_file(tiny([768, 320], "anime", activation_func="relu", is_layer_norm=True,
+                               metadata={"step": 1500, "sd_checkpoint_name": "v1-5-pruned"}), str(root / "anime.pt"))
+    sd_hypernet.save_file(tiny([2048], "xl", layer_structure=(1, 0.005, 1)), str(root / "xl.safetensors"))
+    sd_hypernet.save_file(tiny([768], "dup_a"), str(root / "a" / "dup.pt"))
+    sd_hypernet.save_file(tiny([768], "dup_b"), str(root / "b" / "dup.pt"))
+    (root / "broken.pt").write_bytes(b"not a zip or pickle")
+    (root / "anime.png").write_bytes(b"\x89PNG fake")
+    (root / "xl.preview.png").write_bytes(b"\x89PNG fake")
+    (root / "anime.txt").write_text("a soft anime look", encoding="utf8")
+    return root
+
+
+@pytest.fixture
+def host():
+    with use_host("webui"):
+        yield
+
+
+def make_page(folder, family="sd1", **options):
+    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.library import Library
+
+    values = {"samples_format": "png", **options}
+    return HypernetworksPage(Library(str(folder)), opt=lambda k, d=None: values.get(k, d),
+                             model_family=lambda: family)
+
+
+def click_data(item):
+    onclick = html.unescape(item["onclick"])
+    m = re.fullmatch(r"return hypernetCardClicked\(event, this, (\{.*\})\)", onclick)
+    assert m, onclick
+    return json.loads(m.group(1))
+
+
+def test_items_cover_every_file_with_hash_search_terms_and_sort_keys(host, folder):
+    page = make_page(folder, family=None)
+    items = {i["name"]: i for i in page.list_items()}
+    assert set(items) == {"anime", "xl", "a/dup", "b/dup", "broken"}
+
+    anime = items["anime"]
+    path = str(folder / "anime.pt")
+    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert anime["filename"] == path
+    assert anime["shorthash"] == sha[:10]
+    assert "anime.pt" in anime["search_terms"] and sha[:10] in anime["search_terms"]
+    assert os.path.join("hypernetworks", "anime.pt") in anime["search_terms"]
+    assert {"default", "date_created", "date_modified", "name", "path"} <= set(anime["sort_keys"])
+    assert anime["local_preview"] == str(folder / "anime.preview.png")
+    assert page.allowed_directories_for_previews() == [str(folder)]
+
+
+def test_preview_and_description_files_are_found(host, folder):
+    items = {i["name"]: i for i in make_page(folder, family=None).list_items()}
+    assert "anime.png" in items["anime"]["preview"]
+    assert "xl.preview.png" in items["xl"]["preview"]
+    assert items["a/dup"]["preview"] is None
+    assert items["anime"]["description"] == "a soft anime look"
+
+
+def test_metadata_shows_the_files_own_structure(host, folder):
+    items = {i["name"]: i for i in make_page(folder, family=None).list_items()}
+    meta = items["anime"]["metadata"]
+    net = sd_hypernet.load_file(str(folder / "anime.pt"))
+    assert meta["sizes"] == [320, 768]
+    assert meta["model family"] == "SD1"
+    assert meta["layer structure"] == "1, 0.01, 1"
+    assert meta["activation"] == "relu"
+    assert meta["layer norm"] is True
+    assert meta["dropout"] == "none"
+    assert meta["steps trained"] == 1500
+    assert meta["base checkpoint"] == "v1-5-pruned"
+    assert meta["parameters"] == net.parameter_count() > 0
+    assert meta["hash"] == items["anime"]["shorthash"]
+    assert items["xl"]["metadata"]["model family"] == "SDXL"
+    json.dumps(meta)  # served as JSON by /sd_extra_networks/metadata
+
+
+def test_broken_file_keeps_its_card_and_says_why(host, folder):
+    items = {i["name"]: i for i in make_page(folder, family="sd1").list_items()}
+    assert "broken" in items
+    assert "broken.pt" in items["broken"]["metadata"]["error"]
+
+
+@pytest.mark.parametrize("family, show_all, expected_hidden", [
+    ("sd1", False, {"xl"}),
+    ("sdxl", False, {"anime", "a/dup", "b/dup"}),
+    ("sd1", True, set()),
+    (None, False, set()),
+])
+def test_cards_of_another_family_are_hidden_unless_show_all(host, folder, family, show_all, expected_hidden):
+    from sd_hypernet.hosts.common import OPT_SHOW_ALL
+
+    page = make_page(folder, family=family, **{OPT_SHOW_ALL: show_all})
+    shown = {i["name"] for i in page.list_items()}
+    assert {"anime", "xl", "a/dup", "b/dup", "broken"} - shown == expected_hidden
+    # the single-card endpoint asks without the filter and must still get the card
+    for name in expected_hidden:
+        assert page.create_item(name, enable_filter=False)["name"] == name
+
+
+def test_ambiguous_stems_are_both_reachable_by_relative_path(host, folder):
+    items = {i["name"]: i for i in make_page(folder).list_items()}
+    assert click_data(items["a/dup"])["name"] == "a/dup"
+    assert click_data(items["b/dup"])["name"] == "b/dup"
+    assert items["a/dup"]["filename"] != items["b/dup"]["filename"]
+
+
+def test_click_data_carries_preferred_weight_activation_and_negative_text(host, folder):
+    (folder / "anime.json").write_text(json.dumps({
+        "preferred weight": 0.7, "activation text": "anime style", "negative text": "photo"}), encoding="utf8")
+    items = {i["name"]: i for i in make_page(folder).list_items()}
+    assert click_data(items["anime"]) == {"name": "anime", "weight": 0.7, "activation": "anime style", "negative": "photo"}
+    assert click_data(items["a/dup"]) == {"name": "a/dup", "weight": None, "activation": "", "negative": ""}
+    assert items["anime"]["prompt"] == '"<hypernet:anime:" + 0.7 + ">" + " anime style"'
+
+
+def test_zero_or_bad_preferred_weight_means_none(host, folder):
+    from sd_hypernet.hosts.page import preferred_weight
+
+    assert preferred_weight({"preferred weight": 0}) is None
+    assert preferred_weight({"preferred weight": "x"}) is None
+    assert preferred_weight({"preferred weight": -0.5}) == -0.5
+    assert preferred_weight({}) is None
+
+
+def test_html_has_slider_cards_and_serves_metadata_and_single_card(host, folder):
+    from modules import ui_extra_networks
+
+    from sd_hypernet.hosts.common import OPT_DEFAULT_MULTIPLIER
+
+    ui_extra_networks.initialize()
+    page = make_page(folder, family="sd1", **{OPT_DEFAULT_MULTIPLIER: 0.6})
+    ui_extra_networks.register_page(page)
+    out = page.create_html("img2img")
+    assert 'id="img2img_hypernetworks_multiplier"' in out
+    assert re.search(r'id="img2img_hypernetworks_multiplier" min="-1" max="2" step="0.05" value="0.6"', out)
+    assert 'data-name="anime"' in out and 'data-name="xl"' not in out
+    assert "hypernetCardClicked" in out
+
+    resp = ui_extra_networks.get_metadata(page="hypernetworks", item="anime")
+    meta = json.loads(json.loads(resp.body)["metadata"])
+    assert meta["activation"] == "relu"
+
+    resp = ui_extra_networks.get_single_card(page="hypernetworks", tabname="txt2img", name="xl")
+    assert 'data-name="xl"' in json.loads(resp.body)["html"]
+
+
+def test_default_multiplier_falls_back_and_is_clamped(host, folder):
+    from sd_hypernet.hosts.common import OPT_DEFAULT_MULTIPLIER
+
+    assert make_page(folder, **{OPT_DEFAULT_MULTIPLIER: 5}).default_multiplier() == 2.0
+    assert make_page(folder, extra_networks_default_multiplier=0.35).default_multiplier() == 0.35
+
+
+def test_refresh_rescans_the_folder(host, folder):
+    page = make_page(folder, family=None)
+    assert "late" not in {i["name"] for i in page.list_items()}
+    sd_hypernet.save_file(tiny([768], "late"), str(folder / "late.pt"))
+    page.refresh()
+    assert "late" in {i["name"] for i in page.list_items()}
+
+
+def test_metadata_is_read_once_per_file_version(host, folder, monkeypatch):
+    page = make_page(folder, family=None)
+    calls = []
+    real = sd_hypernet.load_file
+    monkeypatch.setattr(sd_hypernet, "load_file", lambda p: calls.append(p) or real(p))
+    list(page.list_items())
+    first = len(calls)
+    list(page.list_items())
+    assert first == 5 and len(calls) == first
+    os.utime(folder / "anime.pt", ns=(1, 1))
+    list(page.list_items())
+    assert calls[first:] == [str(folder / "anime.pt")]
+
+
+def test_defaults_come_from_the_selected_host(host, folder):
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.library import Library
+
+    class FakeHost(common.Host):
+        def opt(self, key, default=None):
+            return {common.OPT_SHOW_ALL: False}.get(key, default)
+
+        def model_family(self):
+            return "sdxl"
+
+    lib = Library(str(folder))
+    common.set_current(FakeHost())
+    try:
+        page = HypernetworksPage(lambda: lib)
+        assert {i["name"] for i in page.list_items()} == {"xl", "broken"}
+    finally:
+        common.set_current(None)
