@@ -1,0 +1,79 @@
+"""Host glue: picks the host from what it provides (Forge's `backend.patcher` or not) and wires it up.
+
+Each host module (webui.py, forge.py) provides `install() -> type | None`: it makes its Host current, registers
+its callbacks, and returns an AlwaysVisible Script class when the host needs one (None otherwise).
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from .common import Host, current, set_current  # noqa: F401
+
+
+def detect() -> str:
+    """"forge" when Forge's backend is importable, else "webui"."""
+    try:
+        if importlib.util.find_spec("backend.patcher") is not None:
+            return "forge"
+    except (ImportError, ValueError):
+        pass
+    return "webui"
+
+
+def install():
+    """Install the glue for the running host; returns the Script class to expose, if any."""
+    module = importlib.import_module(f"{__name__}.{detect()}")
+    return module.install()
+
+
+def wire(host: Host, extra_callbacks=()):
+    """The callbacks both hosts share: settings, the `hypernet` handler and page (in on_before_ui, after the
+    host registered its defaults), re-attach on model load, paste, API, X/Y/Z, and undoing it all on unload."""
+    from modules import script_callbacks
+
+    from . import api, extra_network, infotext, settings, xyz
+
+    set_current(host)
+    settings.register(host)
+    handler = extra_network.HypernetHandler(host)
+
+    def before_ui():
+        extra_network.register(handler)
+        extra_network.replace_page(host)
+        extra_network.sync_host_list(host)
+        xyz.register(host)
+
+    def model_loaded(sd_model):
+        attach = getattr(host, "attach", None)
+        if attach is not None:
+            attach(sd_model)
+
+    def pasted(text, params):
+        infotext.on_infotext_pasted(host, text, params)
+
+    def app_started(demo, app):
+        api.add_routes(host, app)
+
+    callbacks = [
+        (script_callbacks.on_before_ui, before_ui),
+        (script_callbacks.on_model_loaded, model_loaded),
+        (script_callbacks.on_infotext_pasted, pasted),
+        (script_callbacks.on_app_started, app_started),
+        *extra_callbacks,
+    ]
+
+    def unloaded():
+        # Reload UI / disabling: leave the host as if we had never run
+        for _, fn in callbacks:
+            script_callbacks.remove_callbacks_for_function(fn)
+        script_callbacks.remove_callbacks_for_function(unloaded)
+        xyz.unregister()
+        extra_network.unregister(handler)
+        host.detach()
+        set_current(None)
+
+    for register, fn in callbacks:
+        register(fn, name=f"hypernetworks_{fn.__name__}")
+    script_callbacks.on_script_unloaded(unloaded, name="hypernetworks_unloaded")
+    return handler

@@ -1,0 +1,14 @@
+"""Stand-in of modules/shared_options.py: only the built-in options the hypernetwork glue touches."""
+from modules.options import OptionInfo, options_section
+
+options_templates = {}
+
+options_templates.update(options_section(('saving-images', "Saving images/grids", "saving"), {
+    "samples_format": OptionInfo('png', 'File format for images'),
+}))
+
+options_templates.update(options_section(('extra_networks', "Extra Networks", "sd"), {
+    "extra_networks_default_multiplier": OptionInfo(1.0, "Default multiplier for extra networks"),
+    "extra_networks_add_text_separator": OptionInfo(" ", "Extra networks separator"),
+    "sd_hypernetwork": OptionInfo("None", "Add hypernetwork to prompt"),
+}))
