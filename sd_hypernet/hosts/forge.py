@@ -1,0 +1,230 @@
+"""Forge v2: the chain reaches the UNet as attn1/attn2 patches on a clone of `forge_objects.unet`, registered
+before every sampling pass; steps come from the sigma of each UNet call.
+
+Forge rebuilds `p.sd_model.forge_objects` from its spare copies before every pass, so a patch lives exactly one
+pass: nothing carries over to the next generation, and a checkpoint reload needs no care. Forward pre-hooks
+would also work but are global, die with a reload and never see the sigma (see docs/notes).
+"""
+from __future__ import annotations
+
+from modules import shared
+
+from sd_hypernet import control
+from sd_hypernet.guard import check_family
+from sd_hypernet.hook import ChainApplier, find_sites
+from sd_hypernet.network import CONTEXT_DIM_FAMILY
+
+from . import common
+from .webui import WebuiHost
+
+CHAIN_ATTR = "_hypernet_forge_chain"  # on p: the accepted chain of the current batch/pass
+PATCH_MARK = "_sd_hypernet_patch"     # on our patch functions, so a second registration replaces the first
+
+
+def loaded_model():
+    """The loaded checkpoint without triggering Forge's lazy load (None before the first generation)."""
+    try:
+        from modules import sd_models
+        model_data = getattr(sd_models, "model_data", None)
+        if model_data is not None:
+            return getattr(model_data, "sd_model", None)
+    except ImportError:
+        pass
+    return getattr(shared, "sd_model", None)
+
+
+def unet_of(sd_model):
+    patcher = getattr(getattr(sd_model, "forge_objects", None), "unet", None)
+    model = getattr(patcher, "model", None)
+    return getattr(model, "diffusion_model", None)
+
+
+def cross_width(unet) -> int | None:
+    for site in find_sites(unet):
+        if site.kind == "cross":
+            weight = getattr(site.module.to_k, "weight", None)
+            if weight is not None and weight.dim() == 2:
+                return int(weight.shape[1])
+    return None
+
+
+def block_of(extra_options) -> str | None:
+    block = extra_options.get("block")
+    if not block:
+        return None
+    try:
+        return control.block_name(block[0], block[1])
+    except (ValueError, TypeError, IndexError):
+        return None  # ("last", 0) and anything new
+
+
+def is_img2img_pass(p) -> bool:
+    return bool(getattr(p, "is_hr_pass", False)) or any(
+        c.__name__ == "StableDiffusionProcessingImg2Img" for c in type(p).__mro__)
+
+
+class SigmaSteps:
+    """Maps the sigma of a UNet call to (step, total) of the current pass, from the sampler's own schedule.
+
+    Step i covers sigmas in (schedule[i+1], schedule[i]]: exact for one-call-per-step samplers; a second-order
+    sampler's corrector call at schedule[i+1] counts as step i+1. Without a schedule, the host's step counter.
+    """
+
+    def __init__(self, p):
+        self.p = p
+        self._schedule = None
+        self._tried = False
+
+    def schedule(self):
+        if not self._tried:
+            self._tried = True
+            try:
+                self._schedule = self._compute()
+            except Exception:
+                self._schedule = None
+        return self._schedule
+
+    def _compute(self):
+        p = self.p
+        sampler = getattr(p, "sampler", None)
+        if sampler is None or not hasattr(sampler, "get_sigmas"):
+            return None
+        steps = (getattr(p, "hr_second_pass_steps", 0) or p.steps) if getattr(p, "is_hr_pass", False) else p.steps
+        if not is_img2img_pass(p):
+            return sampler.get_sigmas(p, steps).detach().float().cpu()
+        try:
+            from modules import sd_samplers_common
+            steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
+        except (ImportError, AttributeError):
+            t_enc = int(min(p.denoising_strength, 0.999) * steps)
+        return sampler.get_sigmas(p, steps).detach().float().cpu()[steps - t_enc - 1:]
+
+    def at(self, sigmas) -> tuple[int | None, int | None]:
+        schedule = self.schedule()
+        if schedule is None or sigmas is None or len(schedule) < 2:
+            state = getattr(shared, "state", None)
+            return getattr(state, "sampling_step", None), getattr(state, "sampling_steps", None)
+        sigma = float(sigmas.reshape(-1)[0])
+        above = int((schedule[:-1] >= sigma * (1 - 1e-5)).sum())
+        return max(above - 1, 0), len(schedule) - 1
+
+
+def make_patch(applier: ChainApplier, steps: SigmaSteps | None, kind: str, on_step):
+    """The callable Forge calls as `fn(n, context, value, extra_options)` before to_q/to_k/to_v."""
+
+    def patch(n, context, value, extra_options):
+        if steps is not None:
+            step, total = steps.at(extra_options.get("sigmas"))
+            if (step, total) != (applier.step, applier.total):
+                applier.set_step(step, total)
+                on_step(step, total)
+        if not applier.active:
+            return n, context, value
+        block = block_of(extra_options)
+        k, v = applier.transform(context, kind, block)
+        if value is not context:
+            v = applier.transform(value, kind, block)[1]
+        return n, k, v
+
+    setattr(patch, PATCH_MARK, True)  # plain functions survive Forge's deepcopy of model_options as themselves
+    return patch
+
+
+def drop_our_patches(unet_patcher) -> None:
+    patches = unet_patcher.model_options.get("transformer_options", {}).get("patches")
+    if not patches:
+        return
+    for name in ("attn1_patch", "attn2_patch"):
+        if name in patches:
+            patches[name] = [f for f in patches[name] if not getattr(f, PATCH_MARK, False)]
+
+
+class ForgeHost(WebuiHost):
+    """Options, folder and warnings as on the webui; the UNet is reached through Forge's patcher."""
+
+    name = "forge"
+
+    def unet(self):
+        return unet_of(loaded_model())
+
+    def context_dim(self) -> int | None:
+        unet = self.unet()
+        return cross_width(unet) if unet is not None else None
+
+    def model_family(self):
+        sd_model = loaded_model()
+        for flag, family in (("is_sdxl", "sdxl"), ("is_sd2", "sd2"), ("is_sd1", "sd1")):
+            if getattr(sd_model, flag, False):
+                return family
+        return CONTEXT_DIM_FAMILY.get(self.context_dim())
+
+    def attach(self, sd_model=None):
+        return None  # no hooks on Forge: patches are registered per sampling pass
+
+    def detach(self):
+        self._step = (None, None)
+
+    def set_chain(self, p, chain):
+        self._step = (None, None)
+        if not chain:
+            p.__dict__[CHAIN_ATTR] = []
+            return []
+        if loaded_model() is None:
+            p.__dict__[CHAIN_ATTR] = []
+            return [(e.name, "no model is loaded") for e in chain]
+        width, family = self.context_dim(), self.model_family()
+        accepted, refused = [], []
+        for entry in chain:
+            reason = None if entry.force else check_family(entry.network, width, family)
+            if reason:
+                refused.append((entry.name, reason))
+            else:
+                accepted.append(entry)
+        p.__dict__[CHAIN_ATTR] = accepted
+        return refused
+
+    def before_every_sampling(self, p) -> None:
+        """Forge's `process_before_every_sampling`: patch a clone of this pass's UNet patcher with the chain."""
+        chain = p.__dict__.get(CHAIN_ATTR) or []
+        sd_model = p.sd_model
+        objects = getattr(sd_model, "forge_objects", None)
+        if objects is None or objects.unet is None:
+            return
+        unet = objects.unet.clone()
+        drop_our_patches(unet)  # Forge may call us twice for one pass (hires fix)
+        self._step = (None, None)
+        if chain:
+            applier = ChainApplier(chain, apply_to_self=bool(self.opt(common.OPT_SELF_ATTENTION, True)))
+            steps = SigmaSteps(p) if any(e.has_step_range for e in chain) else None
+            unet.set_model_attn1_patch(make_patch(applier, steps, "self", self._on_step))
+            unet.set_model_attn2_patch(make_patch(applier, steps, "cross", self._on_step))
+        objects.unet = unet
+
+    def _on_step(self, step, total):
+        self._step = (step, total)
+
+
+def install():
+    """Make the Forge host current and return the AlwaysVisible script that patches every sampling pass."""
+    from modules import scripts
+
+    from . import wire
+
+    wire(ForgeHost())
+
+    class HypernetworksForge(scripts.Script):
+        def title(self):
+            return "Hypernetworks"
+
+        def show(self, is_img2img):
+            return scripts.AlwaysVisible
+
+        def process_before_every_sampling(self, p, *args, **kwargs):
+            try:
+                host = common.current()
+            except RuntimeError:
+                return  # unloaded
+            if isinstance(host, ForgeHost):
+                host.before_every_sampling(p)
+
+    return HypernetworksForge

@@ -1,0 +1,48 @@
+"""Stand-in for Forge's `backend/diffusion_engine/*`: the loaded model (`shared.sd_model`) holds `forge_objects`
+(unet/clip/vae patchers) and two spare copies that processing restores from before each batch and sampling."""
+import hashlib
+
+import torch
+
+from backend.modules.k_model import EpsPredictor
+from backend.nn.unet import adopt_unet, build_unet
+from backend.patcher.unet import UnetPatcher
+
+COND_TOKENS = 77
+
+
+class ForgeObjects:
+    def __init__(self, unet, clip, vae, clipvision):
+        self.unet = unet
+        self.clip = clip
+        self.vae = vae
+        self.clipvision = clipvision
+
+    def shallow_copy(self):
+        return ForgeObjects(self.unet, self.clip, self.vae, self.clipvision)
+
+
+class ForgeDiffusionEngine:
+    """A tiny SD1/SD2/SDXL-shaped engine: a real ldm UNet behind a UnetPatcher; text "encoding" is a
+    deterministic tensor per prompt (what matters here is what the UNet's attention receives)."""
+
+    def __init__(self, family="sd1", seed=0, unet=None):
+        unet = build_unet(family, seed=seed) if unet is None else adopt_unet(unet)
+        patcher = UnetPatcher.from_model(unet, EpsPredictor())
+        self.forge_objects = ForgeObjects(unet=patcher, clip=None, vae=None, clipvision=None)
+        self.forge_objects_original = self.forge_objects.shallow_copy()
+        self.forge_objects_after_applying_lora = self.forge_objects.shallow_copy()
+        self.context_dim = next(m.attn2.to_k.in_features for m in unet.modules() if hasattr(m, "attn2"))
+        self.latent_channels = 4
+        self.cond_stage_key = "txt"
+        self.is_sd1 = family == "sd1"
+        self.is_sd2 = family == "sd2"
+        self.is_sdxl = family == "sdxl"
+        self.is_sd3 = False
+
+    def get_learned_conditioning(self, prompts):
+        rows = []
+        for prompt in prompts:
+            seed = int(hashlib.sha256(prompt.encode("utf8")).hexdigest()[:8], 16)
+            rows.append(torch.randn(COND_TOKENS, self.context_dim, generator=torch.Generator().manual_seed(seed)))
+        return torch.stack(rows)
