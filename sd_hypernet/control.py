@@ -89,6 +89,8 @@ def parse_block_weights(value: str, family: str | None, user_presets=None) -> di
             numbers = [float(v) for v in text.split(",")]
         except ValueError:
             raise HypernetError(f"lbw={text}: expected {len(names)} comma-separated numbers or a preset name") from None
+    if not all(math.isfinite(v) for v in numbers):
+        raise HypernetError(f"lbw={text}: expected finite numbers")
     if len(numbers) != len(names):
         raise HypernetError(f"lbw={text}: {fam.upper()} needs {len(names)} values "
                             f"({', '.join(names)}), got {len(numbers)}")

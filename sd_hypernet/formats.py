@@ -1,6 +1,7 @@
 """Reading and writing hypernetwork files: the webui's pickled .pt (loaded weights-only) and our .safetensors."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
@@ -49,8 +50,7 @@ def _guess_wrong_kind(keys) -> str:
 def metadata_with_defaults(raw: dict, stem: str) -> dict:
     """Metadata with the webui's defaults for keys old files lack (note activate_output defaults to True)."""
     meta = {k: _normalise(v) for k, v in raw.items()}
-    ls = meta.get("layer_structure")
-    meta["layer_structure"] = [float(x) if not isinstance(x, int) else x for x in ls] if ls else [1, 2, 1]
+    meta["layer_structure"] = list(meta.get("layer_structure") or [1, 2, 1])
     meta.setdefault("activation_func", None)
     meta.setdefault("is_layer_norm", False)
     meta.setdefault("activate_output", True)
@@ -79,10 +79,48 @@ def _fix_old_keys(sd: dict) -> dict:
     return {renames.get(k, k): v for k, v in sd.items()}
 
 
+@contextlib.contextmanager
+def _malformed(path: str):
+    """Wrong types or values inside an otherwise readable file become a HypernetError naming the file."""
+    try:
+        yield
+    except HypernetError:
+        raise
+    except (TypeError, ValueError, RuntimeError, AttributeError, KeyError) as e:
+        detail = " ".join(str(e).split())[:300] or type(e).__name__
+        raise HypernetError(f"{_describe(path)}: malformed hypernetwork data: {detail}") from None
+
+
+def _check_shapes(state, metadata, source) -> None:
+    """Compare the file's tensors with the recorded structure on the meta device, before allocating anything:
+    a tiny file must not make us build gigabytes of layers."""
+    with torch.device("meta"):
+        expected = build(state, metadata["layer_structure"], metadata["activation_func"], metadata["is_layer_norm"],
+                         metadata["activate_output"], metadata["dropout_structure"], source=source)
+    for dim, (k_sd, v_sd) in state.items():
+        for which, module, sd in (("k", expected[dim][0], k_sd), ("v", expected[dim][1], v_sd)):
+            want = {k: tuple(t.shape) for k, t in module.state_dict().items()}
+            have = {k: tuple(getattr(t, "shape", ())) for k, t in _fix_old_keys(sd).items()}
+            if want != have:
+                missing = sorted(set(want) - set(have))
+                extra = sorted(set(have) - set(want))
+                wrong = sorted(k for k in set(want) & set(have) if want[k] != have[k])
+                detail = "; ".join(part for part in (
+                    f"missing {', '.join(missing)}" if missing else "",
+                    f"unexpected {', '.join(extra)}" if extra else "",
+                    ", ".join(f"{k} is {list(have[k])} not {list(want[k])}" for k in wrong)) if part)
+                raise HypernetError(f"{source}: width {dim} ({which}) does not match its recorded structure "
+                                    f"{metadata['layer_structure']} / {metadata['activation_func']}: {detail}")
+
+
 def from_state_dicts(state: dict[int, tuple[dict, dict]], metadata: dict, path: str) -> Hypernetwork:
     source = _describe(path)
     if not state:
         raise HypernetError(f"{source}: holds no hypernetwork modules")
+    bad_widths = [d for d in state if d <= 0]
+    if bad_widths:
+        raise HypernetError(f"{source}: context widths must be positive, got {bad_widths}")
+    _check_shapes(state, metadata, source)
     layers = build(state, metadata["layer_structure"], metadata["activation_func"], metadata["is_layer_norm"],
                    metadata["activate_output"], metadata["dropout_structure"], source=source)
     for dim, (k_sd, v_sd) in state.items():
@@ -105,9 +143,12 @@ def _read_pickle(path: str) -> dict:
         # files written by newer torch; weights_only keeps code in the file from ever running.
         obj = torch_serialization.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        # torch's message opens with advice to load unsafely; the line naming the object is what matters
+        named = [line for line in lines if "unsupported global" in line.lower() or "global" in line.lower()]
+        detail = (named or lines or [type(e).__name__])[0]
         raise HypernetError(f"{source}: refused to load: the file contains objects other than tensors and plain "
-                            f"data, which could run code ({first})") from None
+                            f"data, which could run code ({detail})") from None
     except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, KeyError, AttributeError) as e:
         if isinstance(e, FileNotFoundError):
             raise HypernetError(f"{source}: file not found") from None
@@ -133,7 +174,8 @@ def load_pickle(path: str) -> Hypernetwork:
     if not state:
         raise HypernetError(f"{source}: {_guess_wrong_kind(raw.keys())}")
     stem = os.path.splitext(os.path.basename(path))[0]
-    return from_state_dicts(state, metadata_with_defaults(meta_raw, stem), path)
+    with _malformed(path):
+        return from_state_dicts(state, metadata_with_defaults(meta_raw, stem), path)
 
 
 def save_pickle(net: Hypernetwork, path: str) -> None:
@@ -217,7 +259,8 @@ def load_safetensors(path: str) -> Hypernetwork:
         detail = " ".join(str(e).split())[:300] or type(e).__name__
         raise HypernetError(f"{source}: tensor data cannot be read (truncated?): {detail}") from None
     stem = os.path.splitext(os.path.basename(path))[0]
-    return from_state_dicts(dict(sorted(state.items())), metadata_with_defaults(meta_raw, stem), path)
+    with _malformed(path):
+        return from_state_dicts(dict(sorted(state.items())), metadata_with_defaults(meta_raw, stem), path)
 
 
 def encode_metadata(metadata: dict) -> dict[str, str]:

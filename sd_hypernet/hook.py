@@ -52,7 +52,10 @@ class ChainApplier:
 
     def set_step(self, step: int | None, total: int | None = None) -> None:
         self.step, self.total = step, total
-        self.active = [e for e in self.chain if e.active_at(step, total)]
+        active = [e for e in self.chain if e.active_at(step, total)]
+        if [id(e) for e in active] != [id(e) for e in self.active]:
+            self.clear_cache()  # results are keyed by multipliers, which another set of networks can share
+        self.active = active
 
     def clear_cache(self) -> None:
         self._ref = None

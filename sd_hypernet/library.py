@@ -70,7 +70,7 @@ class Library:
             keys = [os.path.splitext(rel)[0] for rel, _, _ in found]
             for (rel, path, st), key in zip(found, keys):
                 # a stem shared by files in other folders → relative path; by a.pt and a.safetensors → with extension
-                name = stem if len(found) == 1 else key if keys.count(key) == 1 else rel
+                name = stem if len(found) == 1 else key if keys.count(key) == 1 and key != stem else rel
                 item = LibraryItem(name, stem, rel, path, st.st_mtime, st.st_size)
                 items[name] = item
                 stems.setdefault(stem, []).append(item)
@@ -87,20 +87,26 @@ class Library:
         return {stem: [i.relpath for i in found] for stem, found in self._by_stem.items() if len(found) > 1}
 
     def _lookup(self, name: str) -> LibraryItem | None:
+        """By name, relative path (with or without extension) or unique stem; ambiguity is an error, never a guess."""
         key = name.replace("\\", "/")
+        by_stem = self._by_stem.get(key, [])
+        if len(by_stem) > 1:
+            self._ambiguity(name, by_stem)
         item = self._items.get(key)
         if item is not None:
             return item
-        base, ext = os.path.splitext(key)
-        if ext.lower() in formats.EXTENSIONS:
-            for candidate in self._items.values():
-                if candidate.relpath == key:
-                    return candidate
-        found = self._by_stem.get(key)
-        if found and len(found) > 1:
-            raise HypernetError(f"{name}: several files share this name ({', '.join(i.relpath for i in found)}); "
-                                f"use the relative path, e.g. <hypernet:{found[0].name}:1>")
-        return found[0] if found else None
+        matches = [i for i in self._items.values() if i.relpath == key] or \
+                  [i for i in self._items.values() if i.key == key]
+        if len(matches) > 1:
+            self._ambiguity(name, matches)
+        if matches:
+            return matches[0]
+        return by_stem[0] if by_stem else None
+
+    @staticmethod
+    def _ambiguity(name: str, found: list[LibraryItem]):
+        raise HypernetError(f"{name}: several files share this name ({', '.join(i.relpath for i in found)}); "
+                            f"use the relative path, e.g. <hypernet:{found[0].name}:1>")
 
     def resolve(self, name: str) -> LibraryItem:
         """The file for a tag name: a stem, or a relative path; re-scans once before giving up."""

@@ -112,7 +112,9 @@ class HypernetworkModule(torch.nn.Module):
             w, b = layer.weight.data, layer.bias.data
             if weight_init == "Normal" or isinstance(layer, torch.nn.LayerNorm):
                 w.normal_(mean=0.0, std=0.01)
-            elif weight_init == "XavierUniform":
+                b.normal_(mean=0.0, std=0.0)  # zero, but drawn like the webui so a seed gives its weights
+                continue
+            if weight_init == "XavierUniform":
                 torch.nn.init.xavier_uniform_(w)
             elif weight_init == "XavierNormal":
                 torch.nn.init.xavier_normal_(w)
@@ -160,10 +162,9 @@ class Hypernetwork:
         self.layers = dict(sorted(layers.items()))
         self.metadata = metadata
         self.path = path
-        for k_mod, v_mod in self.layers.values():
-            k_mod.eval()
-            v_mod.eval()
         self._fused: dict[int, tuple] = {}
+        # Inference networks need no gradients (as the webui's eval mode); training turns them back on.
+        self.eval()
 
     @property
     def name(self) -> str:
@@ -265,26 +266,36 @@ def transform_pair(pair, ctx_k: torch.Tensor, ctx_v: torch.Tensor, multiplier: f
 
 
 def build(sizes, layer_structure, activation_func=None, is_layer_norm=False, activate_output=False,
-          dropout_structure=None, source="hypernetwork") -> dict[int, tuple[HypernetworkModule, HypernetworkModule]]:
+          dropout_structure=None, source="hypernetwork", weight_init: str | None = None
+          ) -> dict[int, tuple[HypernetworkModule, HypernetworkModule]]:
+    """k and v modules width by width in the given order, each initialised right after it is built (the
+    webui's order of random draws, so one seed gives the webui's weights)."""
     def one(dim):
-        return HypernetworkModule(dim, layer_structure, activation_func, is_layer_norm, activate_output,
-                                  dropout_structure, source)
-    return {int(dim): (one(int(dim)), one(int(dim))) for dim in sizes}
+        module = HypernetworkModule(dim, layer_structure, activation_func, is_layer_norm, activate_output,
+                                    dropout_structure, source)
+        if weight_init is not None:
+            module.init_weights(weight_init, activation_func)
+        return module
+    layers = {}
+    for dim in sizes:
+        k_mod = one(int(dim))
+        layers[int(dim)] = (k_mod, one(int(dim)))
+    return layers
 
 
 def create(sizes, layer_structure=(1, 2, 1), activation_func="linear", weight_init="Normal",
            is_layer_norm=False, dropout_structure=None, activate_output=False, name="hypernet",
            metadata: dict | None = None) -> Hypernetwork:
     """A new network with the webui's initialisations."""
-    sizes = sorted({int(s) for s in sizes})
-    if not sizes:
-        raise HypernetError("a new hypernetwork needs at least one context width")
+    sizes = list(dict.fromkeys(int(s) for s in sizes))
+    if not sizes or any(s <= 0 for s in sizes):
+        raise HypernetError(f"a new hypernetwork needs positive context widths, got {sizes}")
+    if weight_init not in WEIGHT_INITS:
+        raise HypernetError(f"unknown weight initialisation {weight_init!r}; expected one of {', '.join(WEIGHT_INITS)}")
     ls = [float(x) for x in layer_structure]
     ds = [float(x) for x in dropout_structure] if dropout_structure is not None else [0.0] * len(ls)
-    layers = build(sizes, ls, activation_func, is_layer_norm, activate_output, ds, source=name)
-    for k_mod, v_mod in layers.values():
-        k_mod.init_weights(weight_init, activation_func)
-        v_mod.init_weights(weight_init, activation_func)
+    layers = build(sizes, ls, activation_func, is_layer_norm, activate_output, ds, source=name,
+                   weight_init=weight_init)
     meta = {
         "name": name, "step": 0, "layer_structure": ls, "activation_func": activation_func,
         "is_layer_norm": bool(is_layer_norm), "weight_initialization": weight_init,

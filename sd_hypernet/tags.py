@@ -89,7 +89,10 @@ def parse_tag(items, family: str | None = None, presets=None) -> TagSpec:
         elif key in ("start", "stop"):
             setattr(spec, key, parse_step(value, key))
         elif key == "lbw":
-            spec.block_weights = parse_block_weights(value, family, presets)
+            try:
+                spec.block_weights = parse_block_weights(value, family, presets)
+            except HypernetError as e:
+                raise TagError(f"{name}: {e}") from None
         elif key == "force":
             if value.lower() not in _TRUE + _FALSE:
                 raise TagError(f"{name}: force={value}: expected 1 or 0")

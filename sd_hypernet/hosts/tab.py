@@ -1,0 +1,296 @@
+"""The top-level "Hypernetworks" tab (on_ui_tabs): Create, Train and Library.
+
+Only gradio APIs present in both 3.41 (webui 1.10) and 4.x (Forge) are used: gr.update, no gr.Box, no
+Component.update. Training runs as a host job (train_api.start_training); the Train button's handler is a
+generator that streams the status, loss plot and last preview until the job ends.
+"""
+from __future__ import annotations
+
+import html
+import os
+import time
+
+from sd_hypernet import formats
+from sd_hypernet.errors import HypernetError
+from sd_hypernet.network import USABLE_ACTIVATIONS, WEIGHT_INITS
+from sd_hypernet.train import jobs as train_jobs
+from sd_hypernet.train.create import FAMILY_SIZES
+from sd_hypernet.train.dataset import LATENT_SAMPLING, SIZE_MODES
+from sd_hypernet.train.templates import list_templates
+
+from . import common, train_api
+
+ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
+LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation", "step", "base model",
+                   "hash", "size (KiB)", "error"]
+OPTIMIZERS = ("AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta")
+
+
+# -- plain functions (testable without gradio) -------------------------------------------------------------
+def library_rows(host: common.Host) -> list[list]:
+    lib = host.library()
+    lib.scan()
+    rows = []
+    for item in lib.items():
+        ext = os.path.splitext(item.path)[1].lower()
+        row = [item.relpath, ext, "", "", "", "", "", "", item.short_hash(compute=False) or "",
+               round(item.size / 1024, 1), ""]
+        try:
+            net = formats.load_file(item.path)
+            meta = net.metadata
+            row[2:8] = [net.family or "", ", ".join(map(str, net.sizes)),
+                        ", ".join(f"{x:g}" for x in meta.get("layer_structure") or []),
+                        str(meta.get("activation_func")), str(meta.get("step", 0)),
+                        str(meta.get("sd_checkpoint_name") or "")]
+        except (HypernetError, OSError) as e:
+            row[-1] = str(e)
+        rows.append(row)
+    return rows
+
+
+def convert(host: common.Host, relpath: str, target_ext: str) -> str:
+    """Write `<stem><target_ext>` next to the library file `relpath`; never overwrites."""
+    if not relpath:
+        raise HypernetError("choose a file to convert")
+    lib = host.library()
+    lib.scan()
+    item = next((i for i in lib.items() if i.relpath == relpath), None)
+    if item is None:
+        raise HypernetError(f"{relpath} is not in the hypernetwork folder")
+    src = item.path
+    target = os.path.splitext(src)[0] + target_ext
+    if os.path.exists(target):
+        raise HypernetError(f"{os.path.basename(target)} already exists")
+    formats.convert(src, target)
+    lib.scan()
+    return target
+
+
+def job_status_html(info: dict | None) -> str:
+    if not info:
+        return "<p>No training job.</p>"
+    parts = [f"<b>{html.escape(str(info.get('status')))}</b>"]
+    if info.get("step") is not None:
+        parts.append(f"step {info['step']}/{info.get('max_steps')}")
+    if info.get("loss") is not None:
+        parts.append(f"loss {info['loss']:.5f}")
+    if info.get("learn_rate") is not None:
+        parts.append(f"lr {info['learn_rate']:.3g}")
+    if info.get("eta_seconds") is not None:
+        parts.append(f"ETA {int(info['eta_seconds'])} s")
+    text = " · ".join(parts)
+    for key in ("last_snapshot", "message", "error"):
+        if info.get(key):
+            text += f"<br>{key.replace('_', ' ')}: {html.escape(str(info[key]))}"
+    return f"<p>{text}</p>"
+
+
+def train_options(values: dict) -> dict:
+    """Tab field values -> start_training options (empty fields fall back to the defaults)."""
+    out = {}
+    for key, value in values.items():
+        if value is None or value == "":
+            continue
+        if key in ("steps", "batch_size", "gradient_accumulation", "warmup_steps", "save_every", "preview_every",
+                   "width", "height", "seed"):
+            value = int(value)
+        out[key] = value
+    if out.get("clip_grad_mode") in ("disabled", "None"):
+        out["clip_grad_mode"] = None
+    if out.get("mixed_precision") in ("no", "None"):
+        out["mixed_precision"] = None
+    return out
+
+
+def stream_job(job, poll: float = 1.0, timeout: float | None = None):
+    """(status html, loss plot path, preview path) while the job runs, then once more at the end."""
+    start = time.time()
+    while True:
+        info = job.to_dict()
+        yield job_status_html(info), info.get("loss_plot"), info.get("last_preview")
+        if not job.running or (timeout is not None and time.time() - start > timeout):
+            if job.running:
+                return
+            info = job.to_dict()
+            yield job_status_html(info), info.get("loss_plot"), info.get("last_preview")
+            return
+        job.wait(poll)
+
+
+# -- the gradio tab -----------------------------------------------------------------------------------------
+def build(host: common.Host):
+    import gradio as gr
+
+    state = {"job": None}
+
+    def network_names():
+        lib = host.library()
+        lib.scan()
+        return [item.relpath for item in lib.items()]
+
+    with gr.Blocks(analytics_enabled=False) as tab:
+        with gr.Tabs(elem_id="hypernet_tabs"):
+            with gr.Tab("Create", elem_id="hypernet_create_tab"):
+                c_name = gr.Textbox(label="Name", elem_id="hypernet_create_name")
+                c_family = gr.Radio(label="Model family", choices=list(FAMILY_SIZES), value="sd1")
+                c_sizes = gr.CheckboxGroup(label="Modules (context widths)", choices=[str(s) for s in ALL_SIZES],
+                                           value=[str(s) for s in FAMILY_SIZES["sd1"]])
+                with gr.Row():
+                    c_layers = gr.Textbox(label="Layer structure", value="1, 2, 1")
+                    c_act = gr.Dropdown(label="Activation", choices=USABLE_ACTIVATIONS, value="linear")
+                    c_init = gr.Dropdown(label="Weight initialisation", choices=list(WEIGHT_INITS), value="Normal")
+                with gr.Row():
+                    c_ln = gr.Checkbox(label="Layer normalisation", value=False)
+                    c_dropout = gr.Textbox(label="Dropout structure (empty: none)", value="")
+                    c_actout = gr.Checkbox(label="Activate output", value=False)
+                with gr.Row():
+                    c_format = gr.Radio(label="Format", choices=[".safetensors", ".pt"], value=".safetensors")
+                    c_overwrite = gr.Checkbox(label="Overwrite an existing file", value=False)
+                c_button = gr.Button("Create hypernetwork", variant="primary", elem_id="hypernet_create_button")
+                c_out = gr.HTML()
+
+            with gr.Tab("Train", elem_id="hypernet_train_tab"):
+                with gr.Row():
+                    t_net = gr.Dropdown(label="Hypernetwork", choices=network_names(), elem_id="hypernet_train_net")
+                    t_refresh = gr.Button("Refresh list")
+                with gr.Row():
+                    t_lr = gr.Textbox(label="Learning rate (webui schedule syntax)", value="0.00001")
+                    t_sched = gr.Radio(label="Schedule", choices=["webui", "cosine"], value="webui")
+                    t_warmup = gr.Number(label="Warm-up steps", value=0, precision=0)
+                    t_opt = gr.Dropdown(label="Optimizer", choices=list(OPTIMIZERS), value="AdamW")
+                with gr.Row():
+                    t_batch = gr.Number(label="Batch size", value=1, precision=0)
+                    t_accum = gr.Number(label="Gradient accumulation steps", value=1, precision=0)
+                    t_clip = gr.Radio(label="Gradient clipping", choices=["disabled", "value", "norm"],
+                                      value="disabled")
+                    t_clipv = gr.Textbox(label="Clip value", value="0.1")
+                with gr.Row():
+                    t_data = gr.Textbox(label="Dataset directory")
+                    t_out = gr.Textbox(label="Output directory (empty: textual_inversion/<date>/<name>)")
+                    t_tpl = gr.Dropdown(label="Prompt template", choices=list(list_templates()),
+                                        value="style_filewords")
+                with gr.Row():
+                    t_w = gr.Slider(label="Width", minimum=64, maximum=2048, step=8, value=512)
+                    t_h = gr.Slider(label="Height", minimum=64, maximum=2048, step=8, value=512)
+                    t_size = gr.Radio(label="Sizes", choices=list(SIZE_MODES), value="fixed")
+                with gr.Row():
+                    t_steps = gr.Number(label="Max steps", value=100000, precision=0)
+                    t_save = gr.Number(label="Save a snapshot every N steps (0: off)", value=500, precision=0)
+                    t_prev = gr.Number(label="Preview every N steps (0: off)", value=500, precision=0)
+                    t_seed = gr.Number(label="Seed", value=0, precision=0)
+                t_prompt = gr.Textbox(label="Preview prompt (empty: the batch's first prompt)")
+                with gr.Row():
+                    t_shuffle = gr.Checkbox(label="Shuffle tags", value=False)
+                    t_drop = gr.Slider(label="Tag drop-out", minimum=0, maximum=0.95, step=0.05, value=0)
+                    t_latent = gr.Radio(label="Latent sampling", choices=list(LATENT_SAMPLING), value="once")
+                    t_alpha = gr.Checkbox(label="Use PNG alpha as loss weight", value=False)
+                with gr.Row():
+                    t_prec = gr.Radio(label="Mixed precision (CUDA)", choices=["no", "fp16", "bf16"], value="no")
+                    t_ckpt = gr.Checkbox(label="Gradient checkpointing", value=False)
+                    t_overwrite = gr.Checkbox(label="Overwrite the source file at the end", value=False)
+                with gr.Row():
+                    t_go = gr.Button("Train hypernetwork", variant="primary", elem_id="hypernet_train_button")
+                    t_stop = gr.Button("Interrupt", elem_id="hypernet_train_interrupt")
+                t_status = gr.HTML(job_status_html(None))
+                with gr.Row():
+                    t_plot = gr.Image(label="Loss", type="filepath", interactive=False)
+                    t_preview = gr.Image(label="Last preview", type="filepath", interactive=False)
+
+            with gr.Tab("Library", elem_id="hypernet_library_tab"):
+                l_refresh = gr.Button("Refresh")
+                l_table = gr.Dataframe(headers=LIBRARY_COLUMNS, interactive=False, wrap=True)
+                with gr.Row():
+                    l_file = gr.Dropdown(label="File", choices=[])
+                    l_target = gr.Radio(label="Convert to", choices=[".safetensors", ".pt"], value=".safetensors")
+                    l_convert = gr.Button("Convert")
+                l_out = gr.HTML()
+
+        def do_create(name, family, sizes, layers, act, init, ln, dropout, actout, fmt, overwrite):
+            try:
+                preset = [str(s) for s in FAMILY_SIZES.get(family, ())]
+                body = {"name": name, "layer_structure": layers, "activation_func": act, "weight_init": init,
+                        "is_layer_norm": ln, "dropout_structure": dropout or None, "activate_output": actout,
+                        "format": fmt, "overwrite": overwrite, "family": family}
+                if sorted(sizes or []) != sorted(preset):
+                    body["sizes"] = [int(s) for s in sizes]
+                out = train_api.create_network(host, body)
+                return f"<p>Created {html.escape(out['path'])} ({out['parameters']:,} parameters)</p>", \
+                    gr.update(choices=network_names(), value=out["name"])
+            except HypernetError as e:
+                return f"<p style='color:var(--error-text-color, red)'>{html.escape(str(e))}</p>", gr.update()
+
+        def family_sizes(family):
+            return gr.update(value=[str(s) for s in FAMILY_SIZES.get(family, ())])
+
+        c_family.change(family_sizes, inputs=[c_family], outputs=[c_sizes])
+        c_button.click(do_create, inputs=[c_name, c_family, c_sizes, c_layers, c_act, c_init, c_ln, c_dropout,
+                                          c_actout, c_format, c_overwrite], outputs=[c_out, t_net])
+        t_refresh.click(lambda: gr.update(choices=network_names()), outputs=[t_net])
+
+        train_fields = dict(learn_rate=t_lr, lr_schedule=t_sched, warmup_steps=t_warmup, optimizer=t_opt,
+                            batch_size=t_batch, gradient_accumulation=t_accum, clip_grad_mode=t_clip,
+                            clip_grad_value=t_clipv, data_root=t_data, output_dir=t_out, template=t_tpl, width=t_w,
+                            height=t_h, size_mode=t_size, steps=t_steps, save_every=t_save, preview_every=t_prev,
+                            seed=t_seed, preview_prompt=t_prompt, shuffle_tags=t_shuffle, tag_drop_out=t_drop,
+                            latent_sampling=t_latent, use_alpha_weight=t_alpha, mixed_precision=t_prec,
+                            gradient_checkpointing=t_ckpt, overwrite_source=t_overwrite)
+        keys = list(train_fields)
+
+        def do_train(network, *values):
+            if not network:
+                yield "<p>Choose a hypernetwork to train.</p>", None, None
+                return
+            try:
+                job = train_api.start_training(host, os.path.splitext(network)[0],
+                                               train_options(dict(zip(keys, values))))
+            except HypernetError as e:
+                yield f"<p style='color:var(--error-text-color, red)'>{html.escape(str(e))}</p>", None, None
+                return
+            state["job"] = job
+            yield from stream_job(job)
+
+        def do_interrupt():
+            job = state["job"] or train_jobs.manager.active()
+            if job is not None:
+                job.interrupt()
+            try:
+                from modules import shared
+                if shared.state.job == train_api.JOB_NAME:
+                    shared.state.interrupt()
+            except ImportError:
+                pass
+            return job_status_html(job.to_dict() if job else None)
+
+        t_go.click(do_train, inputs=[t_net, *train_fields.values()], outputs=[t_status, t_plot, t_preview])
+        t_stop.click(do_interrupt, outputs=[t_status])
+
+        def do_library():
+            rows = library_rows(host)
+            return rows, gr.update(choices=[r[0] for r in rows])
+
+        def do_convert(relpath, target):
+            try:
+                path = convert(host, relpath, target)
+                rows = library_rows(host)
+                return f"<p>Wrote {html.escape(path)}</p>", rows, gr.update(choices=[r[0] for r in rows])
+            except HypernetError as e:
+                return f"<p>{html.escape(str(e))}</p>", gr.update(), gr.update()
+
+        l_refresh.click(do_library, outputs=[l_table, l_file])
+        l_convert.click(do_convert, inputs=[l_file, l_target], outputs=[l_out, l_table, l_file])
+    return tab
+
+
+def on_ui_tabs(host: common.Host | None = None):
+    """The on_ui_tabs callback body: [(blocks, title, elem_id)]."""
+    return [(build(host or common.current()), "Hypernetworks", "hypernetworks_tab")]
+
+
+def register(host: common.Host) -> None:
+    """Register the tab with the host's on_ui_tabs callback."""
+    from modules import script_callbacks
+
+    def ui_tabs():
+        return on_ui_tabs(host)
+
+    script_callbacks.on_ui_tabs(ui_tabs, name="hypernetworks_tab")
