@@ -8,7 +8,7 @@ import torch
 import sd_hypernet
 from sd_hypernet import ChainEntry
 
-from conftest import ForgeDriver, find_sites, use_host
+from host_helpers import ForgeDriver, find_sites, use_host
 
 
 @pytest.fixture(autouse=True)
@@ -147,7 +147,7 @@ def test_hires_pass_gets_its_own_tags_and_one_patch_despite_two_calls(forge):
     got = forge.run_generation(p)
     first, hires = [r for r in got if not r.hr], [r for r in got if r.hr]
     assert first and hires
-    from conftest import Received
+    from host_helpers import Received
     assert Received(first).matches([ChainEntry(forge.load("alpha"), 1.0)])
     assert Received(hires).matches([ChainEntry(forge.load("beta"), 0.5)])
     assert [hr for hr, _, _ in probe.seen] == [False, True, True]  # Forge calls the hook twice in hires fix

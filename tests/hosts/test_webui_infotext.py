@@ -2,7 +2,7 @@
 import os
 import shutil
 
-from conftest import make_network
+from host_helpers import make_network
 
 
 def test_hashes_written_and_setting_turns_them_off(webui):

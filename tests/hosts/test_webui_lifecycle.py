@@ -7,7 +7,7 @@ import torch
 import sd_hypernet
 from sd_hypernet import ChainEntry
 
-from conftest import find_sites, make_network, tiny_unet
+from host_helpers import find_sites, make_network, tiny_unet
 
 
 def calls(received, sites):
@@ -134,7 +134,7 @@ def test_step_range_follows_the_sampler_in_both_passes(host):
 
 
 def Received_ok(records, chain):
-    from conftest import Received
+    from host_helpers import Received
     return Received(records).matches(chain)
 
 

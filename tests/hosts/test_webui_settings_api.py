@@ -1,7 +1,7 @@
 """Settings section and HTTP routes."""
 import pytest
 
-from conftest import make_network
+from host_helpers import make_network
 
 
 def test_settings_are_registered_in_their_section(webui):

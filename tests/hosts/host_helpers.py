@@ -1,0 +1,230 @@
+"""Host drivers for the glue tests: each drives a whole generation on a host stand-in and reports what the
+UNet's to_k/to_v received. Lifecycle tests take the `host` fixture, parametrised over HOSTS; a host is added by
+writing a Driver subclass (make_processing, run_generation, load_model, reload_ui) and listing it in DRIVERS."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+import torch
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STANDINS = os.path.join(REPO, "tests", "standins")
+for path in (REPO, STANDINS):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+from activate import use_host  # noqa: E402
+
+import sd_hypernet  # noqa: E402
+from sd_hypernet.hook import find_sites  # noqa: E402
+
+# tiny tensors: one thread avoids the oversubscription stalls of a busy 2-core CI machine
+torch.set_num_threads(1)
+
+CONTEXT_DIM = 768
+SELF_DIMS = (32, 64)
+
+
+def tiny_unet(context_dim=CONTEXT_DIM, seed=0):
+    from ldm.modules.diffusionmodules.openaimodel import UNetModel
+
+    torch.manual_seed(seed)
+    return UNetModel(image_size=8, in_channels=4, out_channels=4, model_channels=32, attention_resolutions=[1, 2],
+                     num_res_blocks=1, channel_mult=(1, 2), num_head_channels=16, use_spatial_transformer=True,
+                     transformer_depth=1, context_dim=context_dim, legacy=False).eval()
+
+
+def make_network(folder, name, sizes=(CONTEXT_DIM,) + SELF_DIMS, ext=".safetensors", seed=1, **kw):
+    """A network with weights large enough that its effect is far above float noise."""
+    torch.manual_seed(seed)
+    net = sd_hypernet.create(list(sizes), name=name, **kw)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(20.0)
+    path = os.path.join(str(folder), name + ext)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    sd_hypernet.save_file(net, path)
+    return path
+
+
+@dataclass
+class Record:
+    site: str
+    kind: str        # "self" | "cross"
+    block: str | None
+    which: str       # "k" | "v"
+    raw: torch.Tensor
+    received: torch.Tensor
+    hr: bool
+
+
+class Received(list):
+    """Every to_k/to_v call of one generation."""
+
+    def changed(self):
+        return [r for r in self if not torch.equal(r.raw, r.received)]
+
+    def matches(self, chain, atol=1e-5, rtol=1e-4):
+        """True when every call received exactly what the engine's apply_chain gives for `chain`."""
+        for r in self:
+            k, v = sd_hypernet.apply_chain(chain, r.raw, r.kind, r.block)
+            want = k if r.which == "k" else v
+            if not torch.allclose(r.received, want, atol=atol, rtol=rtol):
+                return False
+        return True
+
+
+class Driver:
+    name = "?"
+
+    def __init__(self, tmp_path):
+        self.tmp = tmp_path
+        self.folder = tmp_path / "hypernetworks"
+        self.folder.mkdir()
+
+    def network(self, name, **kw):
+        return make_network(self.folder, name, **kw)
+
+    def load(self, name):
+        return sd_hypernet.load_file(os.path.join(str(self.folder), name + ".safetensors"))
+
+    # host-specific -----------------------------------------------------------------------------------------
+    def startup(self): raise NotImplementedError
+    def shutdown(self): pass
+    def load_model(self, unet=None, family="sd1"): raise NotImplementedError
+    def make_processing(self, prompt, **kw): raise NotImplementedError
+    def run_generation(self, p) -> Received: raise NotImplementedError
+    def reload_ui(self): raise NotImplementedError
+
+
+class WebuiDriver(Driver):
+    name = "webui"
+    XYZ = os.path.join(STANDINS, "webui", "modules", "standin_scripts", "xyz_grid.py")
+
+    def startup(self):
+        from modules import shared
+        shared.cmd_opts.hypernetwork_dir = str(self.folder)
+        self._initialize()
+
+    def _initialize(self):
+        """What initialize_rest + webui.py do: import scripts, register defaults, then before_ui."""
+        from modules import extra_networks, script_callbacks, scripts, shared, ui_extra_networks
+
+        scripts.load_scripts([
+            scripts.ScriptFile(os.path.dirname(self.XYZ), "xyz_grid.py", self.XYZ),
+            scripts.ScriptFile(REPO, "hypernetworks.py", os.path.join(REPO, "scripts", "hypernetworks.py")),
+        ])
+        shared.reload_hypernetworks()
+        ui_extra_networks.initialize()
+        ui_extra_networks.register_default_pages()
+        extra_networks.initialize()
+        extra_networks.register_default_extra_networks()
+        script_callbacks.before_ui_callback()
+
+    def reload_ui(self):
+        from modules import script_callbacks
+        script_callbacks.script_unloaded_callback()
+        self._initialize()
+
+    def shutdown(self):
+        from modules import script_callbacks
+        script_callbacks.script_unloaded_callback()
+
+    def load_model(self, unet=None, family="sd1"):
+        from modules import sd_models
+        self.unet = unet if unet is not None else tiny_unet()
+        return sd_models.load_model(self.unet, family)
+
+    def make_processing(self, prompt, **kw):
+        from modules import processing
+        kw.setdefault("steps", 2)
+        kw.setdefault("width", 64)
+        kw.setdefault("height", 64)
+        kw.setdefault("seed", 1)
+        return processing.StableDiffusionProcessingTxt2Img(prompt=prompt, **kw)
+
+    def run_generation(self, p, steps_seen=None) -> Received:
+        from modules import processing
+        received = Received()
+        handles = []
+        for site in find_sites(self.unet):
+            for which in ("k", "v"):
+                layer = getattr(site.module, f"to_{which}")
+                raw = {}
+
+                def before(module, args, raw=raw):
+                    raw["x"] = args[0].detach().clone()
+
+                def after(module, args, output, raw=raw, site=site, which=which):
+                    received.append(Record(site.name, site.kind, site.block, which, raw["x"],
+                                           args[0].detach().clone(), bool(getattr(p, "is_hr_pass", False))))
+                # the raw input before any pre-hook, and (forward hook) what the Linear got after all of them
+                handles.append(layer.register_forward_pre_hook(before, prepend=True))
+                handles.append(layer.register_forward_hook(after))
+        try:
+            self.processed = processing.process_images(p)
+        finally:
+            for h in handles:
+                h.remove()
+        return received
+
+
+class ForgeDriver(WebuiDriver):
+    """Forge v2: lazy model, patches per sampling pass. The raw input of to_k/to_v is what the attn1/attn2 patch
+    chain was handed (recorded by a patch put in front of every other one); the received one reaches the Linear."""
+    name = "forge"
+
+    def load_model(self, unet=None, family="sd1"):
+        from modules import sd_models
+        self.unet = unet if unet is not None else tiny_unet()
+        return sd_models.load_model(self.unet, family)
+
+    def make_processing(self, prompt, **kw):
+        from modules import scripts
+        p = super().make_processing(prompt, **kw)
+        always = [d.script_class() for d in scripts.scripts_data]
+        p.scripts = scripts.ScriptRunner([s for s in always if s.show(False) is scripts.AlwaysVisible])
+        return p
+
+    def run_generation(self, p, steps_seen=None) -> Received:
+        from modules import processing, sd_models
+        sd_models.forge_model_reload()
+        received, handed = Received(), {}
+
+        def recorder(kind):
+            def record(n, context, value, extra_options):
+                handed[kind] = (context.detach().clone(), value.detach().clone())
+                return n, context, value
+            return record
+
+        first = {"attn1_patch": recorder("self"), "attn2_patch": recorder("cross")}
+
+        def put_first(module, args, kwargs):
+            to = dict(kwargs.get("transformer_options") or {})
+            patches = dict(to.get("patches", {}))
+            for name, fn in first.items():
+                patches[name] = [fn] + list(patches.get(name, []))
+            to["patches"] = patches
+            return args, {**kwargs, "transformer_options": to}
+
+        handles = [self.unet.register_forward_pre_hook(put_first, with_kwargs=True)]
+        for site in find_sites(self.unet):
+            for i, which in enumerate("kv"):
+                def after(module, args, site=site, which=which, i=i):
+                    received.append(Record(site.name, site.kind, site.block, which, handed[site.kind][i],
+                                           args[0].detach().clone(), bool(getattr(p, "is_hr_pass", False))))
+                handles.append(getattr(site.module, f"to_{which}").register_forward_pre_hook(after))
+        try:
+            self.processed = processing.process_images(p)
+        finally:
+            for h in handles:
+                h.remove()
+        return received
+
+
+DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver}
+HOSTS = ["webui", "forge"]
+
+
