@@ -19,8 +19,8 @@ SAVE_FORMATS = (".safetensors", ".pt")
 def optimizer_class(name: str):
     cls = getattr(torch.optim, str(name), None)
     if not (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)):
-        known = sorted(n for n, c in vars(torch.optim).items()
-                       if inspect.isclass(c) and issubclass(c, torch.optim.Optimizer) and c is not torch.optim.Optimizer)
+        known = sorted(n for n, c in vars(torch.optim).items() if inspect.isclass(c)
+                       and issubclass(c, torch.optim.Optimizer) and c is not torch.optim.Optimizer)
         raise HypernetError(f"optimizer {name!r} is not in torch.optim; known: {', '.join(known)}")
     return cls
 
@@ -68,12 +68,15 @@ class TrainOptions:
                 raise HypernetError(f"training option {msg}")
         need(int(self.steps) > 0, f"steps={self.steps}: must be > 0")
         need(int(self.batch_size) >= 1, f"batch_size={self.batch_size}: must be >= 1")
-        need(int(self.gradient_accumulation) >= 1, f"gradient_accumulation={self.gradient_accumulation}: must be >= 1")
+        need(int(self.gradient_accumulation) >= 1,
+             f"gradient_accumulation={self.gradient_accumulation}: must be >= 1")
         need(self.clip_grad_mode in CLIP_MODES, f"clip_grad_mode={self.clip_grad_mode!r}: expected value, norm or None")
-        need(self.mixed_precision in PRECISIONS, f"mixed_precision={self.mixed_precision!r}: expected fp16, bf16 or None")
+        need(self.mixed_precision in PRECISIONS,
+             f"mixed_precision={self.mixed_precision!r}: expected fp16, bf16 or None")
         need(self.save_format in SAVE_FORMATS, f"save_format={self.save_format!r}: expected .safetensors or .pt")
         need(self.size_mode in SIZE_MODES, f"size_mode={self.size_mode!r}: expected one of {SIZE_MODES}")
-        need(self.latent_sampling in LATENT_SAMPLING, f"latent_sampling={self.latent_sampling!r}: expected {LATENT_SAMPLING}")
+        need(self.latent_sampling in LATENT_SAMPLING,
+             f"latent_sampling={self.latent_sampling!r}: expected {LATENT_SAMPLING}")
         need(0 <= float(self.tag_drop_out) < 1, f"tag_drop_out={self.tag_drop_out}: must be in [0, 1)")
         need(int(self.warmup_steps) >= 0, f"warmup_steps={self.warmup_steps}: must be >= 0")
         need(int(self.width) % 8 == 0 and int(self.height) % 8 == 0 and int(self.width) > 0 and int(self.height) > 0,

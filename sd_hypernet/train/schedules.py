@@ -75,7 +75,8 @@ class WarmupCosine:
     def __init__(self, base: float, max_steps: int, warmup: int = 0, min_value: float = 0.0):
         if warmup < 0 or max_steps <= 0:
             raise HypernetError(f"warm-up ({warmup}) must be >= 0 and max steps ({max_steps}) > 0")
-        self.base, self.max_steps, self.warmup, self.min_value = float(base), int(max_steps), int(warmup), float(min_value)
+        self.base, self.max_steps = float(base), int(max_steps)
+        self.warmup, self.min_value = int(warmup), float(min_value)
         self.finished = False
 
     def value_at(self, step: int) -> float:

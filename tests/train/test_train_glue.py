@@ -1,0 +1,155 @@
+"""Training through the webui stand-in: the job flow the tab uses (start -> progress in shared.state ->
+Interrupt -> files), the HTTP job lifecycle, and the Library helpers."""
+import os
+import sys
+import time
+import types
+
+import pytest
+import torch
+from PIL import Image
+from train_helpers import encode_text, tiny_ldm_unet
+
+import sd_hypernet
+from sd_hypernet.train import JobManager, linear_alphas_cumprod
+
+STANDINS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "standins")
+if STANDINS not in sys.path:
+    sys.path.insert(0, STANDINS)
+
+from activate import use_host  # noqa: E402
+
+
+def _fake_first_stage(pixels):
+    mean = torch.nn.functional.avg_pool2d(pixels, 8)
+    mean = torch.cat([mean, mean[:, :1]], 1)
+    return types.SimpleNamespace(mean=mean, std=torch.full_like(mean, 0.1))
+
+
+@pytest.fixture
+def webui(tmp_path):
+    folder = tmp_path / "models"
+    data = tmp_path / "data"
+    data.mkdir()
+    for i, color in enumerate([(200, 30, 30), (30, 200, 30), (30, 30, 200)]):
+        Image.new("RGB", (64, 64), color).save(data / f"{i:02d}-thing {i}.png")
+    with use_host("webui"):
+        from modules import sd_models, shared
+
+        from sd_hypernet.hosts import common
+        from sd_hypernet.hosts import webui as webui_host
+        shared.cmd_opts.hypernetwork_dir = str(folder)
+        host = webui_host.WebuiHost()
+        common.set_current(host)
+        sd_model = sd_models.load_model(tiny_ldm_unet(), "sd1", name="tiny-model")
+        sd_model.alphas_cumprod = linear_alphas_cumprod()
+        sd_model.parameterization = "eps"
+        sd_model.get_learned_conditioning = lambda texts: encode_text(texts)["context"]
+        sd_model.encode_first_stage = _fake_first_stage
+        sd_model.scale_factor = 0.5
+        os.makedirs(folder)
+        torch.manual_seed(0)
+        sd_hypernet.save_file(sd_hypernet.create([32, 48], name="net"), str(folder / "net.safetensors"))
+        yield types.SimpleNamespace(host=host, shared=shared, folder=folder, data=data, tmp=tmp_path)
+        common.set_current(None)
+
+
+def _wait(cond, timeout=60):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def test_tab_job_flow_progress_interrupt_and_files(webui):
+    from sd_hypernet.hosts import tab, train_api
+    manager = JobManager()
+    out = webui.tmp / "out"
+    opts = tab.train_options({"data_root": str(webui.data), "output_dir": str(out), "steps": 1000, "save_every": 2,
+                              "preview_every": 0, "width": 64, "height": 64, "template": "subject_filewords",
+                              "learn_rate": "0.001", "clip_grad_mode": "disabled", "mixed_precision": "no",
+                              "seed": "3"})
+    job = train_api.start_training(webui.host, "net", opts, manager=manager)
+    state = webui.shared.state
+    seen = {}
+
+    def running_in_state():
+        seen["job"], seen["text"] = state.job, state.textinfo
+        return True
+
+    assert _wait(lambda: (job.to_dict().get("step") or 0) >= 3 and running_in_state())
+    assert seen["job"] == train_api.JOB_NAME and "Training hypernetwork: step" in (seen["text"] or "")
+    assert state.job_count == 1000
+    state.interrupt()  # the webui's Interrupt button
+    assert job.wait(60)
+    info = job.to_dict()
+    assert info["status"] == "interrupted" and info["step"] >= 3
+    step = info["step"]
+    assert info["final"] == str(out / f"net-{step}.safetensors")
+    assert (out / "net-2.safetensors").exists() and (out / "net-loss.csv").exists()
+    assert (out / "net-loss.png").exists()
+    trained = sd_hypernet.load_file(info["final"])
+    assert trained.step == step and trained.metadata["sd_checkpoint_name"] == "tiny-model"
+    # published to the library without touching the source
+    assert (webui.folder / f"net-{step}.safetensors").exists()
+    assert sd_hypernet.load_file(str(webui.folder / "net.safetensors")).step == 0
+    assert state.job == ""  # the job ended in shared.state
+    # the tab's stream ends with the final status
+    frames = list(tab.stream_job(job))
+    assert "interrupted" in frames[-1][0] and frames[-1][1].endswith("net-loss.png")
+
+
+def test_api_job_lifecycle(webui):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from sd_hypernet.hosts import train_api
+    app = FastAPI()
+    train_api.add_routes(webui.host, app, manager=JobManager())
+    client = TestClient(app)
+    r = client.post("/sdapi/v1/hypernet/create", json={"name": "fresh", "sizes": [32, 48],
+                                                        "layer_structure": "1, 1, 1", "activation_func": "relu"})
+    assert r.status_code == 200, r.text
+    assert r.json()["path"].endswith("fresh.safetensors") and r.json()["sizes"] == [32, 48]
+    bad = client.post("/sdapi/v1/hypernet/create", json={"name": "x", "sizes": [8], "activation_func": "glu"})
+    assert bad.status_code == 400 and "activation" in bad.json()["detail"]
+    sd1 = client.post("/sdapi/v1/hypernet/create", json={"name": "sd1net", "layer_structure": "1, 0.05, 1"})
+    assert sd1.json()["family"] == "sd1"  # the loaded model's family
+    assert sd_hypernet.load_file(sd1.json()["path"]).metadata["sd_checkpoint_name"] == "tiny-model"
+
+    started = time.time()
+    r = client.post("/sdapi/v1/hypernet/train", json={
+        "network": "fresh", "data_root": str(webui.data), "output_dir": str(webui.tmp / "api"), "steps": 1000,
+        "save_every": 0, "preview_every": 0, "width": 64, "height": 64, "learn_rate": "0.001"})
+    assert r.status_code == 200, r.text
+    assert time.time() - started < 5  # returns at once
+    job_id = r.json()["id"]
+    assert _wait(lambda: (client.get(f"/sdapi/v1/hypernet/train/{job_id}").json().get("step") or 0) >= 2)
+    p = client.get(f"/sdapi/v1/hypernet/train/{job_id}").json()
+    assert p["status"] == "running" and p["loss"] is not None and p["learn_rate"] == pytest.approx(0.001)
+    assert p["max_steps"] == 1000 and p["eta_seconds"] is not None
+    assert client.post(f"/sdapi/v1/hypernet/train/{job_id}/interrupt").status_code == 200
+    assert _wait(lambda: client.get(f"/sdapi/v1/hypernet/train/{job_id}").json()["status"] == "interrupted")
+    final = client.get(f"/sdapi/v1/hypernet/train/{job_id}").json()["final"]
+    assert final and os.path.isfile(final)
+    assert client.get("/sdapi/v1/hypernet/train/nope").status_code == 404
+    missing = client.post("/sdapi/v1/hypernet/train", json={"network": "nope", "data_root": str(webui.data)})
+    assert missing.status_code == 400 and "nope" in missing.json()["detail"]
+
+
+def test_library_rows_and_convert(webui):
+    from sd_hypernet.hosts import tab
+    rows = tab.library_rows(webui.host)
+    assert [r[0] for r in rows] == ["net.safetensors"]
+    row = dict(zip(tab.LIBRARY_COLUMNS, rows[0]))
+    assert row["sizes"] == "32, 48" and row["structure"] == "1, 2, 1" and row["size (KiB)"] > 0
+    target = tab.convert(webui.host, "net.safetensors", ".pt")
+    assert target.endswith("net.pt")
+    a, b = sd_hypernet.load_file(target), sd_hypernet.load_file(str(webui.folder / "net.safetensors"))
+    for (ka, va), (kb, vb) in zip(a.layers.items(), b.layers.items()):
+        assert ka == kb and all(torch.equal(x, y) for x, y in zip(va[0].parameters(), vb[0].parameters()))
+    with pytest.raises(sd_hypernet.HypernetError, match="already exists"):
+        tab.convert(webui.host, "net.safetensors", ".pt")
+    assert sorted(r[0] for r in tab.library_rows(webui.host)) == ["net.pt", "net.safetensors"]
