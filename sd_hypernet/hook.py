@@ -1,6 +1,7 @@
 """Attach a chain of hypernetworks to any UNet whose attention modules have `to_k`/`to_v` layers."""
 from __future__ import annotations
 
+import functools
 import re
 import weakref
 
@@ -30,6 +31,15 @@ def _autocast_device(t: torch.Tensor) -> str | None:
         return device_type if torch.is_autocast_enabled() else None
 
 
+class _Slot:
+    """A cached context: a weak reference proves identity, the version counter proves no in-place change."""
+    __slots__ = ("ref", "version", "results")
+
+    def __init__(self, ref, version):
+        self.ref, self.version = ref, version
+        self.results: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+
 class ChainApplier:
     """Runs a chain for one attention call, and computes a context only once per chain and multipliers.
 
@@ -46,9 +56,9 @@ class ChainApplier:
         self.active: list[ChainEntry] = list(self.chain)
         self.hits = 0
         self.misses = 0
-        self._ref: weakref.ref | None = None
-        self._version = -1
-        self._results: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+        # One entry per attention kind: a self-attention call between two cross-attention calls of one
+        # UNet call must not evict the cross-attention context, which all 16 (SD1) layers share.
+        self._slots: dict[str | None, _Slot] = {}
 
     def set_step(self, step: int | None, total: int | None = None) -> None:
         self.step, self.total = step, total
@@ -58,12 +68,16 @@ class ChainApplier:
         self.active = active
 
     def clear_cache(self) -> None:
-        self._ref = None
-        self._results = {}
+        self._slots = {}
 
-    def _forget(self, ref) -> None:
-        if self._ref is ref:
-            self.clear_cache()
+    def _forget(self, kind, ref) -> None:
+        slot = self._slots.get(kind)
+        if slot is not None and slot.ref is ref:
+            del self._slots[kind]
+
+    def cached_results(self) -> int:
+        """How many results the cache holds now (at most one context per attention kind)."""
+        return sum(len(slot.results) for slot in self._slots.values())
 
     def multipliers(self, width: int, kind: str | None, block: str | None) -> tuple:
         if kind == "self" and not self.apply_to_self:
@@ -77,19 +91,18 @@ class ChainApplier:
         if any(e.network.training for e in self.active):
             # Training: every layer gets its own dropout draw and its own graph, as in the webui.
             return self._compute(context, mults)
-        ref = self._ref
-        if ref is not None and ref() is context and self._version == context._version:
-            found = self._results.get(mults)
+        slot = self._slots.get(kind)
+        if slot is not None and slot.ref() is context and slot.version == context._version:
+            found = slot.results.get(mults)
             if found is not None:
                 self.hits += 1
                 return found
         else:
-            self._ref = weakref.ref(context, self._forget)
-            self._version = context._version
-            self._results = {}
+            slot = _Slot(weakref.ref(context, functools.partial(self._forget, kind)), context._version)
+            self._slots[kind] = slot
         self.misses += 1
         result = self._compute(context, mults)
-        self._results[mults] = result
+        slot.results[mults] = result
         return result
 
     def _compute(self, context, mults):

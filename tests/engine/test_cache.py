@@ -100,7 +100,7 @@ def test_no_growth(chain):
         ctx = torch.randn(2, 5, 16 if i % 2 else 24)
         applier.transform(ctx, "self" if i % 3 else "cross")
         applier.transform(keep)
-    assert len(applier._results) <= 2
+    assert applier.cached_results() <= 3  # one live context per kind used: self, cross, unspecified
     assert applier.misses <= 400
 
 
