@@ -271,7 +271,8 @@ def check_outputs(results, modes, tolerance):
         kind = mode.split(":")[0]
         identical, diff = compare(results[f"{kind}:webui"], results[mode])
         checks.append({"mode": mode, "against": f"{kind}:webui", "bit_identical": identical, "max_abs_diff": diff})
-        if not identical and diff > tolerance:
+        # the fused experiment is not what ships: on CUDA its other summation order may drift in fp16; report only
+        if not identical and diff > tolerance and not mode.endswith("fused-fresh"):
             failures.append(f"{mode} differs from {kind}:webui by {diff:g} (tolerance {tolerance:g})")
     for kind in kinds:
         _, effect = compare(base, results[f"{kind}:webui"])
