@@ -29,10 +29,11 @@ def install():
 
 def wire(host: Host, extra_callbacks=()):
     """The callbacks both hosts share: settings, the `hypernet` handler and page (in on_before_ui, after the
-    host registered its defaults), re-attach on model load, paste, API, X/Y/Z, and undoing it all on unload."""
+    host registered its defaults), re-attach on model load, paste, API (listing and training), X/Y/Z, the
+    Hypernetworks tab, and undoing it all on unload."""
     from modules import script_callbacks
 
-    from . import api, extra_network, infotext, settings, xyz
+    from . import api, extra_network, infotext, settings, train_api, xyz
 
     set_current(host)
     settings.register(host)
@@ -52,14 +53,24 @@ def wire(host: Host, extra_callbacks=()):
     def pasted(text, params):
         infotext.on_infotext_pasted(host, text, params)
 
+    routes = []  # (app, route) we added: taken off the app again on unload
+
     def app_started(demo, app):
+        known = {id(r) for r in app.router.routes}
         api.add_routes(host, app)
+        train_api.add_routes(host, app)
+        routes.extend((app, r) for r in app.router.routes if id(r) not in known)
+
+    def ui_tabs():
+        from . import tab  # builds gradio components: only when the UI is made
+        return tab.on_ui_tabs(host)
 
     callbacks = [
         (script_callbacks.on_before_ui, before_ui),
         (script_callbacks.on_model_loaded, model_loaded),
         (script_callbacks.on_infotext_pasted, pasted),
         (script_callbacks.on_app_started, app_started),
+        (script_callbacks.on_ui_tabs, ui_tabs),
         *extra_callbacks,
     ]
 
@@ -68,6 +79,10 @@ def wire(host: Host, extra_callbacks=()):
         for _, fn in callbacks:
             script_callbacks.remove_callbacks_for_function(fn)
         script_callbacks.remove_callbacks_for_function(unloaded)
+        for app in {id(a): a for a, _ in routes}.values():
+            ours = {id(r) for a, r in routes if a is app}
+            app.router.routes[:] = [r for r in app.router.routes if id(r) not in ours]
+        routes.clear()
         xyz.unregister()
         extra_network.unregister(handler)
         host.detach()

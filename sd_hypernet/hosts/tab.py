@@ -2,7 +2,9 @@
 
 Only gradio APIs present in both 3.41 (webui 1.10) and 4.x (Forge) are used: gr.update, no gr.Box, no
 Component.update. Training runs as a host job (train_api.start_training); the Train button's handler is a
-generator that streams the status, loss plot and last preview until the job ends.
+generator that streams the status, loss plot and last preview until the job ends. Like the webui's own Train
+tab, the button's JS makes a `task(...)` id and starts the host's progress bar on it (requestProgress);
+the job registers that id with modules.progress, so the bar, ETA and Interrupt follow it.
 """
 from __future__ import annotations
 
@@ -102,6 +104,70 @@ def train_options(values: dict) -> dict:
     return out
 
 
+def task_id(value) -> str | None:
+    """The `task(...)` id the Train button's JS put in the hidden input, as the webui's job wrapper reads it."""
+    if isinstance(value, str) and value.startswith("task(") and value.endswith(")"):
+        return value
+    return None
+
+
+def run_training(host: common.Host, session: dict, id_task, network, values: dict, poll: float = 1.0,
+                 manager: train_jobs.JobManager | None = None):
+    """The Train button: start the job (queued behind other jobs, on the progress bar as `id_task`), then
+    stream (status html, loss plot, preview) until it ends."""
+    if not network:
+        yield "<p>Choose a hypernetwork to train.</p>", None, None
+        return
+    try:
+        job = train_api.start_training(host, os.path.splitext(network)[0], train_options(values),
+                                       manager=manager, id_task=task_id(id_task))
+    except HypernetError as e:
+        yield f"<p style='color:var(--error-text-color, red)'>{html.escape(str(e))}</p>", None, None
+        return
+    session["job"] = job
+    yield from stream_job(job, poll=poll)
+
+
+def interrupt_training(session: dict, manager: train_jobs.JobManager | None = None) -> str:
+    """Our Interrupt button: the job's own flag, and the host's state when the job is the host's current one."""
+    job = session.get("job")
+    if job is None or not job.running:  # e.g. a job started over the API since
+        job = (manager or train_jobs.manager).active() or job
+    if job is not None:
+        job.interrupt()
+    try:
+        from modules import shared
+        if shared.state.job == train_api.JOB_NAME:
+            shared.state.interrupt()
+    except ImportError:
+        pass
+    return job_status_html(job.to_dict() if job else None)
+
+
+# Starts the host's progress bar (webui/Forge javascript/progressbar.js) on a fresh task id; without those
+# functions (another host) the id stays empty and the job simply runs without the bar.
+START_JS = """function() {
+    var args = Array.from(arguments);
+    if (typeof randomId === "function" && typeof requestProgress === "function") {
+        var id = randomId();
+        var box = gradioApp().getElementById("hypernet_train_progress");
+        if (box) { requestProgress(id, box, null, function() {}); }
+        args[0] = id;
+    }
+    return args;
+}"""
+
+
+def js_kwarg(listener) -> str:
+    """gradio 3 names the client-side function `_js`, gradio 4 `js`."""
+    import inspect
+    try:
+        params = inspect.signature(listener).parameters
+    except (TypeError, ValueError):
+        return "_js"
+    return "js" if "js" in params else "_js"
+
+
 def stream_job(job, poll: float = 1.0, timeout: float | None = None):
     """(status html, loss plot path, preview path) while the job runs, then once more at the end."""
     start = time.time()
@@ -121,7 +187,7 @@ def stream_job(job, poll: float = 1.0, timeout: float | None = None):
 def build(host: common.Host):
     import gradio as gr
 
-    state = {"job": None}
+    session = {"job": None}
 
     def network_names():
         lib = host.library()
@@ -191,6 +257,8 @@ def build(host: common.Host):
                 with gr.Row():
                     t_go = gr.Button("Train hypernetwork", variant="primary", elem_id="hypernet_train_button")
                     t_stop = gr.Button("Interrupt", elem_id="hypernet_train_interrupt")
+                t_task = gr.Textbox(visible=False, elem_id="hypernet_train_task_id")
+                gr.HTML(elem_id="hypernet_train_progress")  # the host's progress bar is put above this
                 t_status = gr.HTML(job_status_html(None))
                 with gr.Row():
                     t_plot = gr.Image(label="Loss", type="filepath", interactive=False)
@@ -236,32 +304,14 @@ def build(host: common.Host):
                             gradient_checkpointing=t_ckpt, overwrite_source=t_overwrite)
         keys = list(train_fields)
 
-        def do_train(network, *values):
-            if not network:
-                yield "<p>Choose a hypernetwork to train.</p>", None, None
-                return
-            try:
-                job = train_api.start_training(host, os.path.splitext(network)[0],
-                                               train_options(dict(zip(keys, values))))
-            except HypernetError as e:
-                yield f"<p style='color:var(--error-text-color, red)'>{html.escape(str(e))}</p>", None, None
-                return
-            state["job"] = job
-            yield from stream_job(job)
+        def do_train(id_task, network, *values):
+            yield from run_training(host, session, id_task, network, dict(zip(keys, values)))
 
         def do_interrupt():
-            job = state["job"] or train_jobs.manager.active()
-            if job is not None:
-                job.interrupt()
-            try:
-                from modules import shared
-                if shared.state.job == train_api.JOB_NAME:
-                    shared.state.interrupt()
-            except ImportError:
-                pass
-            return job_status_html(job.to_dict() if job else None)
+            return interrupt_training(session)
 
-        t_go.click(do_train, inputs=[t_net, *train_fields.values()], outputs=[t_status, t_plot, t_preview])
+        t_go.click(do_train, inputs=[t_task, t_net, *train_fields.values()], outputs=[t_status, t_plot, t_preview],
+                   **{js_kwarg(t_go.click): START_JS})
         t_stop.click(do_interrupt, outputs=[t_status])
 
         def do_library():
@@ -284,13 +334,3 @@ def build(host: common.Host):
 def on_ui_tabs(host: common.Host | None = None):
     """The on_ui_tabs callback body: [(blocks, title, elem_id)]."""
     return [(build(host or common.current()), "Hypernetworks", "hypernetworks_tab")]
-
-
-def register(host: common.Host) -> None:
-    """Register the tab with the host's on_ui_tabs callback."""
-    from modules import script_callbacks
-
-    def ui_tabs():
-        return on_ui_tabs(host)
-
-    script_callbacks.on_ui_tabs(ui_tabs, name="hypernetworks_tab")

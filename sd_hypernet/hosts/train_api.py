@@ -1,8 +1,10 @@
 """Training as a host job: the loaded model as a training adapter, create / start / progress / interrupt,
 and their HTTP routes. The tab (tab.py) and the routes share these functions.
 
-A job runs on a thread holding the webui's queue lock (generation elsewhere waits, as for any job) and mirrors
-its progress into `shared.state`, so the standard progress bar, `/sdapi/v1/progress` and Interrupt work.
+A job runs on a thread the way the webui's `call_queue.wrap_gradio_gpu_call` runs a UI job: queued on
+`modules.progress` under its task id, then holding the queue lock (generation elsewhere waits) with that task
+current and its progress mirrored into `shared.state`, so the standard progress bar (`/internal/progress`),
+`/sdapi/v1/progress` and Interrupt work.
 """
 from __future__ import annotations
 
@@ -121,6 +123,14 @@ def _queue_lock():
         return contextlib.nullcontext()
 
 
+def _progress_module():
+    try:
+        from modules import progress
+        return progress
+    except ImportError:  # hosts without the webui's task list: the job runs without the progress bar
+        return None
+
+
 def _mirror_into_state(state, progress) -> None:
     state.job_count = max(1, int(progress.max_steps))
     state.job_no = int(progress.step)
@@ -143,9 +153,10 @@ def default_output_dir(name: str) -> str:
 
 
 def start_training(host: common.Host, network: str, options: dict, threaded: bool = True,
-                   manager: train_jobs.JobManager | None = None) -> train_jobs.Job:
+                   manager: train_jobs.JobManager | None = None, id_task: str | None = None) -> train_jobs.Job:
     """Start training the library network `network` with `options` (TrainOptions fields, plus `resume_from`
     (a snapshot path) and `publish` (copy the result into the hypernetwork folder, default true)).
+    `id_task`: the `task(...)` id the host's progress bar polls (the tab's), registered as a queued task.
     Returns the job at once when `threaded`; otherwise runs it on the caller's thread first."""
     from modules import shared
 
@@ -160,18 +171,23 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     opts = TrainOptions.from_dict(options).validate()
     if not opts.data_root:
         raise HypernetError("training option data_root: the dataset folder is required")
-    if shared.sd_model is None:
+    make = getattr(host, "training_adapter", None)  # a host whose model is not ldm/sgm-shaped (Forge)
+    if make is None and shared.sd_model is None:
         raise HypernetError("no model is loaded; load a checkpoint first")
+    progress_tasks = _progress_module() if id_task else None
 
     def work(job):
         state = shared.state
         with _queue_lock():
             state.begin(job=JOB_NAME)
+            if progress_tasks is not None:
+                progress_tasks.start_task(id_task)
+            state.textinfo = "Training hypernetwork: preparing the dataset"
             try:
                 preview = webui_preview(opts.width, opts.height, preview_steps, opts.seed)
-                make = getattr(host, "training_adapter", None)  # a host whose model is not ldm/sgm-shaped
                 adapter = (make(opts, preview) if make is not None
                            else SdModelAdapter(shared.sd_model, opts.width, opts.height, preview))
+                sd_model = getattr(adapter, "sd_model", None) or shared.sd_model
                 stop = lambda: job.interrupt_requested or bool(state.interrupted)  # noqa: E731
                 dataset = TrainingSet.from_folder(
                     opts.data_root, adapter.encode_images, width=opts.width, height=opts.height,
@@ -188,7 +204,7 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
                 host_patcher = getattr(host, "patcher", None)
                 if host_patcher is not None:
                     host_patcher.clear()  # no prompt networks on top of the one being trained
-                common_kw = dict(base_model=base_model_info(shared.sd_model), on_progress=report, interrupted=stop)
+                common_kw = dict(base_model=base_model_info(sd_model), on_progress=report, interrupted=stop)
                 if resume_from:
                     trainer = Trainer.resume(resume_from, adapter, dataset, opts, **common_kw)
                 else:
@@ -205,9 +221,16 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
                     host.library().scan()
                 return result
             finally:
+                if progress_tasks is not None:
+                    progress_tasks.finish_task(id_task)
                 state.end()
+                # as the webui's job wrapper does after every job: the next one starts clean
+                state.interrupted = state.skipped = False
+                state.job_count = 0
 
     job = manager.create(name, work)
+    if progress_tasks is not None:
+        progress_tasks.add_task_to_queue(id_task)  # "In queue" on the bar until the lock is ours
     if threaded:
         import threading
         job.thread = threading.Thread(target=job.run, name=f"hypernet-train-{job.id}", daemon=True)

@@ -1,5 +1,7 @@
 """Forge's modules/sd_models.py: the checkpoint is loaded lazily, by `forge_model_reload()` on the first
 generation (or after the selection changed), into `model_data.sd_model`; a reload builds new UNet modules."""
+import torch
+
 from modules import script_callbacks, shared
 from modules._mirror import run_webui_module
 
@@ -17,11 +19,11 @@ class ModelData:
 model_data = ModelData()
 
 
-def select_checkpoint(name="standin", family="sd1", seed=0, unet=None):
+def select_checkpoint(name="standin", family="sd1", seed=0, unet=None, prediction_type="epsilon"):
     """What choosing a checkpoint in Forge's UI does: records what to load; nothing loads until a generation.
     `unet`: an ldm UNetModel to load instead of a freshly built one (run the Forge way)."""
     model_data.forge_loading_parameters = {"checkpoint_info": CheckpointInfo(name), "family": family,  # noqa: F821
-                                           "seed": seed, "unet": unet}
+                                           "seed": seed, "unet": unet, "prediction_type": prediction_type}
 
 
 def forge_model_reload():
@@ -35,7 +37,9 @@ def forge_model_reload():
     if not params:
         raise ValueError("You do not have any model!")
     model_data.sd_model = shared.sd_model = None
-    sd_model = ForgeDiffusionEngine(params["family"], seed=params["seed"], unet=params.get("unet"))
+    with torch.inference_mode():  # Forge's forge_model_reload is decorated with it: weights are inference tensors
+        sd_model = ForgeDiffusionEngine(params["family"], seed=params["seed"], unet=params.get("unet"),
+                                        prediction_type=params.get("prediction_type", "epsilon"))
     sd_model.sd_checkpoint_info = params["checkpoint_info"]
     sd_model.sd_model_hash = sd_model.sd_checkpoint_info.shorthash
     model_data.sd_model = shared.sd_model = sd_model
@@ -45,9 +49,9 @@ def forge_model_reload():
     return sd_model, True
 
 
-def load_model(unet=None, family="sd1", name="standin", seed=0):
+def load_model(unet=None, family="sd1", name="standin", seed=0, prediction_type="epsilon"):
     """Select and load now (tests); Forge itself loads only from processing."""
-    select_checkpoint(name, family, seed, unet)
+    select_checkpoint(name, family, seed, unet, prediction_type)
     return forge_model_reload()[0]
 
 

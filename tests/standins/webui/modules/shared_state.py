@@ -1,4 +1,5 @@
 """Stand-in of modules/shared_state.py: the job state the sampler and progress API read."""
+import time
 
 
 class State:
@@ -12,6 +13,9 @@ class State:
     sampling_step = 0
     sampling_steps = 0
     textinfo = None
+    time_start = None
+    current_image = None
+    id_live_preview = 0
 
     def interrupt(self):
         self.interrupted = True
@@ -25,6 +29,10 @@ class State:
 
     def begin(self, job="(unknown)"):
         self.sampling_step = 0
+        self.time_start = time.time()
+        self.textinfo = None
+        self.current_image = None
+        self.id_live_preview = 0
         self.job_count = -1
         self.processing_has_refined_job_count = False
         self.job_no = 0
@@ -35,3 +43,10 @@ class State:
     def end(self):
         self.job = ""
         self.job_count = 0
+
+    def set_current_image(self):
+        pass  # no live previews in the stand-in
+
+    def assign_current_image(self, image):
+        self.current_image = image
+        self.id_live_preview += 1

@@ -6,9 +6,11 @@ import torch
 class EpsPredictor:
     """The scaled-linear DDPM schedule of SD1/SDXL (1000 timesteps)."""
 
-    def __init__(self, timesteps=1000, beta_start=0.00085, beta_end=0.012):
+    def __init__(self, timesteps=1000, beta_start=0.00085, beta_end=0.012, prediction_type="epsilon"):
         betas = torch.linspace(beta_start ** 0.5, beta_end ** 0.5, timesteps, dtype=torch.float64) ** 2
         alphas_cumprod = torch.cumprod(1.0 - betas, dim=0)
+        self.prediction_type = prediction_type  # Forge: "epsilon" | "v_prediction" (from the diffusers scheduler)
+        self.alphas_cumprod = alphas_cumprod.float()
         self.sigmas = (((1 - alphas_cumprod) / alphas_cumprod) ** 0.5).float()
         self.log_sigmas = self.sigmas.log()
 
@@ -38,8 +40,9 @@ class EpsPredictor:
 
 
 class KModel(torch.nn.Module):
-    def __init__(self, model, predictor):
+    def __init__(self, model, predictor, computation_dtype=torch.float32):
         super().__init__()
+        self.computation_dtype = computation_dtype
         self.diffusion_model = model
         self.predictor = predictor
 

@@ -111,6 +111,9 @@ class IntegratedUNet2DConditionModel(UNetModel):
         transformer_options["original_shape"] = list(x.shape)
         transformer_options["transformer_index"] = 0
         emb = self.time_embed(timestep_embedding(timesteps, self.model_channels, repeat_only=False).to(x.dtype))
+        assert (y is not None) == (self.num_classes is not None)  # SDXL: the pooled text + size vector
+        if self.num_classes is not None:
+            emb = emb + self.label_emb(y)
         hs = []
         h = x
         for i, module in enumerate(self.input_blocks):

@@ -1,0 +1,84 @@
+"""Stand-in of modules/progress.py (v1.10.1): the task list the browser's progress bar polls through
+`/internal/progress` — queued (`add_task_to_queue`), current (`start_task`), finished (`finish_task`)."""
+import time
+
+from pydantic import BaseModel, Field
+
+from modules import shared
+
+current_task = None
+pending_tasks = {}
+finished_tasks = []
+recorded_results = []
+recorded_results_limit = 2
+
+
+def start_task(id_task):
+    global current_task
+    current_task = id_task
+    pending_tasks.pop(id_task, None)
+
+
+def finish_task(id_task):
+    global current_task
+    if current_task == id_task:
+        current_task = None
+    finished_tasks.append(id_task)
+    if len(finished_tasks) > 16:
+        finished_tasks.pop(0)
+
+
+def record_results(id_task, res):
+    recorded_results.append((id_task, res))
+    if len(recorded_results) > recorded_results_limit:
+        recorded_results.pop(0)
+
+
+def add_task_to_queue(id_job):
+    pending_tasks[id_job] = time.time()
+
+
+class ProgressRequest(BaseModel):
+    id_task: str = Field(default=None)
+    id_live_preview: int = Field(default=-1)
+    live_preview: bool = Field(default=True)
+
+
+class ProgressResponse(BaseModel):
+    active: bool
+    queued: bool
+    completed: bool
+    progress: float = None
+    eta: float = None
+    live_preview: str = None
+    id_live_preview: int = None
+    textinfo: str = None
+
+
+def setup_progress_api(app):
+    return app.add_api_route("/internal/progress", progressapi, methods=["POST"], response_model=ProgressResponse)
+
+
+def progressapi(req: ProgressRequest):
+    """The fraction the bar shows: job_no/job_count plus the sampling step within the current job."""
+    active = req.id_task == current_task
+    queued = req.id_task in pending_tasks
+    completed = req.id_task in finished_tasks
+    if not active:
+        textinfo = "Waiting..."
+        if queued:
+            order = sorted(pending_tasks, key=lambda x: pending_tasks[x])
+            textinfo = f"In queue: {order.index(req.id_task) + 1}/{len(order)}"
+        return ProgressResponse(active=active, queued=queued, completed=completed, id_live_preview=-1,
+                                textinfo=textinfo)
+    state = shared.state
+    progress = 0.0
+    if state.job_count > 0:
+        progress += state.job_no / state.job_count
+    if state.sampling_steps > 0 and state.job_count > 0:
+        progress += 1 / state.job_count * state.sampling_step / state.sampling_steps
+    progress = min(progress, 1)
+    elapsed = time.time() - state.time_start
+    eta = elapsed / progress - elapsed if progress > 0 else None
+    return ProgressResponse(active=active, queued=queued, completed=completed, progress=progress, eta=eta,
+                            id_live_preview=req.id_live_preview, textinfo=state.textinfo)
