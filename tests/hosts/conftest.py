@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import pytest
 
-from host_helpers import DRIVERS, HOSTS, WebuiDriver, use_host
+from host_helpers import DRIVERS, HOSTS, use_host
+
+
+def _driven(host_name, tmp_path):
+    with use_host(host_name):
+        driver = DRIVERS[host_name](tmp_path)
+        driver.startup()
+        try:
+            yield driver
+        finally:
+            driver.shutdown()
 
 
 @pytest.fixture(params=HOSTS)
 def host(request, tmp_path):
-    with use_host(request.param):
-        driver = DRIVERS[request.param](tmp_path)
-        driver.startup()
-        try:
-            yield driver
-        finally:
-            driver.shutdown()
+    yield from _driven(request.param, tmp_path)
 
 
 @pytest.fixture
 def webui(tmp_path):
-    with use_host("webui"):
-        driver = WebuiDriver(tmp_path)
-        driver.startup()
-        try:
-            yield driver
-        finally:
-            driver.shutdown()
+    yield from _driven("webui", tmp_path)
+
+
+@pytest.fixture
+def forge(tmp_path):
+    yield from _driven("forge", tmp_path)

@@ -15,7 +15,7 @@ for path in (REPO, STANDINS):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-from activate import use_host  # noqa: E402
+from activate import use_host  # noqa: E402,F401  (re-exported for conftest and tests)
 
 import sd_hypernet  # noqa: E402
 from sd_hypernet.hook import find_sites  # noqa: E402

@@ -8,7 +8,7 @@ import torch
 import sd_hypernet
 from sd_hypernet import ChainEntry
 
-from host_helpers import ForgeDriver, find_sites, use_host
+from host_helpers import find_sites, use_host
 
 
 @pytest.fixture(autouse=True)
@@ -18,17 +18,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture
-def forge(tmp_path):
-    with use_host("forge"):
-        driver = ForgeDriver(tmp_path)
-        driver.startup()
-        try:
-            yield driver
-        finally:
-            driver.shutdown()
 
 
 def sd1_unet(seed=0):
@@ -112,7 +101,7 @@ def test_unet_receives_what_attach_gives_and_the_image_matches(forge):
     chain = [ChainEntry(alpha, 0.7, cross_multiplier=1.3), ChainEntry(beta, -0.4)]
     tag = "<hypernet:alpha:0.7:cross=1.3> <hypernet:beta:-0.4>"
 
-    plain = forge.run_generation(forge.make_processing("cat", steps=2))
+    forge.run_generation(forge.make_processing("cat", steps=2))
     plain_images = images(forge)
     patched = forge.run_generation(forge.make_processing(f"cat {tag}", steps=2))
     patched_images = images(forge)

@@ -4,7 +4,6 @@ backend UNet's attention through forward pre-hooks, the UNet stays frozen and co
 import math
 import os
 
-import pytest
 import torch
 from PIL import Image
 
@@ -12,18 +11,7 @@ import sd_hypernet
 from sd_hypernet.hook import find_sites
 from sd_hypernet.train import JobManager, TrainOptions
 
-from host_helpers import SELF_DIMS, ForgeDriver, tiny_unet, use_host
-
-
-@pytest.fixture
-def forge(tmp_path):
-    with use_host("forge"):
-        driver = ForgeDriver(tmp_path)
-        driver.startup()
-        try:
-            yield driver
-        finally:
-            driver.shutdown()
+from host_helpers import SELF_DIMS, tiny_unet
 
 
 def dataset(folder, size=(64, 64)):

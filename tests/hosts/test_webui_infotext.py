@@ -1,6 +1,5 @@
 """Infotext: hashes written per generation; paste rewrites unknown names by hash; legacy fields still work."""
 import os
-import shutil
 
 from host_helpers import make_network
 

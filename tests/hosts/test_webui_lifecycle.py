@@ -1,10 +1,8 @@
 """A whole generation's lifecycle on a host stand-in: tags → hooks → what to_k/to_v received → cleared → unloaded."""
-import os
 
 import pytest
 import torch
 
-import sd_hypernet
 from sd_hypernet import ChainEntry
 
 from host_helpers import find_sites, make_network, tiny_unet
