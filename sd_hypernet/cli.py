@@ -11,6 +11,7 @@ import torch
 from .errors import HypernetError
 from .formats import SAFETENSORS_EXTENSIONS, load_file, save_file
 from .hashing import file_sha256
+from .library import walk
 from .network import CONTEXT_DIM_FAMILY, FAMILY_LABELS
 
 STRUCTURE = ("layer_structure", "activation_func", "is_layer_norm", "activate_output", "dropout_structure")
@@ -78,8 +79,20 @@ def format_info(info: dict) -> str:
     return "\n".join(lines)
 
 
+def expand(paths) -> list[str]:
+    """Files as given; a folder stands for every hypernetwork file under it (as the library finds them)."""
+    out = []
+    for path in paths:
+        out.extend(walk(path) if os.path.isdir(path) else [path])
+    return out
+
+
 def cmd_info(args) -> int:
     results, failed = [], False
+    args.files = expand(args.files)
+    if not args.files:
+        print("error: no hypernetwork files found", file=sys.stderr)
+        return 1
     for path in args.files:
         try:
             results.append(describe(path, with_hash=not args.no_hash))
@@ -126,6 +139,10 @@ def cmd_convert(args) -> int:
 
 def cmd_verify(args) -> int:
     failures = 0
+    args.files = expand(args.files)
+    if not args.files:
+        print("no hypernetwork files found")
+        return 1
     for path in args.files:
         try:
             net = load_file(path)
@@ -148,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      description="Inspect, convert and check hypernetwork files.")
     sub = parser.add_subparsers(dest="command", required=True)
     info = sub.add_parser("info", help="structure, sizes, model family, parameter count, hash and metadata")
-    info.add_argument("files", nargs="+", metavar="FILE")
+    info.add_argument("files", nargs="+", metavar="FILE", help="files, or folders to search")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument("--no-hash", action="store_true", help="skip hashing the file")
     info.set_defaults(run=cmd_info)
@@ -158,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("--force", action="store_true", help="overwrite DST if it exists")
     convert.set_defaults(run=cmd_convert)
     verify = sub.add_parser("verify", help="load each file; exit code 1 if any fails")
-    verify.add_argument("files", nargs="+", metavar="FILE")
+    verify.add_argument("files", nargs="+", metavar="FILE", help="files, or folders to search")
     verify.set_defaults(run=cmd_verify)
     return parser
 

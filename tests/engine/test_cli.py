@@ -135,3 +135,25 @@ def test_module_entry_point(files):
     lines = run.stdout.splitlines()
     assert lines[0].startswith("OK") and files["sd2"] in lines[0]
     assert lines[1].startswith("FAIL") and "broken.pt" in lines[1]
+
+
+def test_folders_expand_to_their_hypernetwork_files(tmp_path, capsys):
+    folder = tmp_path / "models"
+    (folder / "sub").mkdir(parents=True)
+    (folder / ".hidden").mkdir()
+    net = sd_hypernet.create([768], name="x")
+    sd_hypernet.save_file(net, folder / "a.pt")
+    sd_hypernet.save_file(net, folder / "sub" / "b.safetensors")
+    sd_hypernet.save_file(net, folder / ".hidden" / "c.pt")
+    (folder / "a.png").write_bytes(b"not a network")  # previews beside networks are not networks
+    assert main(["verify", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "a.pt" in out and "b.safetensors" in out and "c.pt" not in out and "a.png" not in out
+    assert "2 of 2 files OK" in out
+    assert main(["info", "--json", "--no-hash", str(folder)]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_empty_folder_is_an_error(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == 1
+    assert main(["info", str(tmp_path)]) == 1
