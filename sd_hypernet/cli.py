@@ -9,44 +9,10 @@ import sys
 import torch
 
 from .errors import HypernetError
-from .formats import SAFETENSORS_EXTENSIONS, load_file, save_file
-from .hashing import file_sha256
+from .formats import load_file, save_file
+from .info import describe
 from .library import walk
-from .network import CONTEXT_DIM_FAMILY, FAMILY_LABELS
-
-STRUCTURE = ("layer_structure", "activation_func", "is_layer_norm", "activate_output", "dropout_structure")
-
-
-def _family(net) -> tuple[str | None, str | None]:
-    """(family, how it was guessed): from a cross-attention width if the network has one, else metadata."""
-    fam = net.family
-    if fam is None:
-        return None, None
-    widths = [d for d in net.sizes if d in CONTEXT_DIM_FAMILY]
-    return fam, (f"width {widths[0]}" if widths else "metadata")
-
-
-def describe(path: str, with_hash: bool = True) -> dict:
-    net = load_file(path)
-    fam, source = _family(net)
-    info = {
-        "file": path,
-        "name": net.name,
-        "format": "safetensors" if path.lower().endswith(SAFETENSORS_EXTENSIONS) else "pickle",
-        "sizes": net.sizes,
-        "family": fam,
-        "family_label": FAMILY_LABELS.get(fam) if fam else None,
-        "family_from": source,
-        "parameters": net.parameter_count(),
-        "file_size": os.path.getsize(path),
-    }
-    info.update({key: net.metadata.get(key) for key in STRUCTURE})
-    if with_hash:
-        full = file_sha256(path)
-        info.update(sha256=full, short_hash=full[:10])
-    info["metadata"] = net.metadata
-    return info
-
+from .network import FAMILY_LABELS
 
 def _yes_no(value) -> str:
     return "yes" if value else "no"

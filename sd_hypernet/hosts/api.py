@@ -1,7 +1,7 @@
 """HTTP routes (added in on_app_started, so present with and without --api, like Lora's)."""
 from __future__ import annotations
 
-from sd_hypernet import formats
+from sd_hypernet.info import cached_describe as describe_file
 from sd_hypernet.errors import HypernetError
 
 from . import common
@@ -11,13 +11,15 @@ PREFIX = "/sdapi/v1/hypernet"
 _JSON_TYPES = (str, int, float, bool, list, type(None))
 
 
-def describe(item, net) -> dict:
+def describe(item) -> dict:
+    """One network for the API: the file's facts (read once per file version) and where it lies."""
+    info = describe_file(item.path)
     return {
         "name": item.name, "path": item.path, "relpath": item.relpath, "size": item.size, "mtime": item.mtime,
-        "hash": item.short_hash(), "sha256": item.sha256(),
-        "family": net.family, "sizes": net.sizes, "cross_sizes": net.cross_sizes,
-        "parameters": net.parameter_count(),
-        "metadata": {str(k): v for k, v in net.metadata.items() if isinstance(v, _JSON_TYPES)},
+        "hash": info["short_hash"], "sha256": info["sha256"],
+        "family": info["family"], "sizes": info["sizes"], "cross_sizes": info["cross_sizes"],
+        "parameters": info["parameters"],
+        "metadata": {str(k): v for k, v in info["metadata"].items() if isinstance(v, _JSON_TYPES)},
     }
 
 
@@ -31,8 +33,8 @@ def add_routes(host: common.Host, app) -> None:
         out = []
         for item in lib.items():
             try:
-                # read directly: listing must not push the networks in use out of the LRU
-                out.append(describe(item, formats.load_file(item.path)))
+                # not through the LRU: listing must not push the networks in use out of it
+                out.append(describe(item))
             except (HypernetError, OSError) as e:
                 out.append({"name": item.name, "path": item.path, "relpath": item.relpath, "error": str(e)})
         return out
@@ -47,7 +49,7 @@ def add_routes(host: common.Host, app) -> None:
         lib = host.library()
         try:
             item = lib.resolve(name)
-            return describe(item, lib.load_item(item))
+            return describe(item)
         except HypernetError as e:
             raise HTTPException(status_code=404, detail=str(e))
 

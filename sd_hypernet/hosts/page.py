@@ -44,16 +44,16 @@ def preferred_weight(user_metadata: dict) -> float | None:
     return value if value != 0 else None
 
 
-def describe_network(net, path: str, sha256: str | None) -> dict:
-    """What the metadata popup shows: the file's own structure, JSON-serialisable."""
-    meta = net.metadata
-    family = net.family
+def describe_network(info: dict) -> dict:
+    """What the metadata popup shows, from `sd_hypernet.info.describe`: the file's own structure."""
+    meta = info["metadata"]
     dropout = [float(p) for p in (meta.get("dropout_structure") or [])]
-    info = {
+    sha256 = info.get("sha256")
+    out = {
         "name": str(meta.get("name") or ""),
-        "format": os.path.splitext(path)[1].lstrip(".").lower(),
-        "model family": FAMILY_LABELS.get(family, "unknown"),
-        "sizes": list(net.sizes),
+        "format": os.path.splitext(info["file"])[1].lstrip(".").lower(),
+        "model family": FAMILY_LABELS.get(info["family"], "unknown"),
+        "sizes": list(info["sizes"]),
         "layer structure": _fmt_list(meta.get("layer_structure") or []),
         "activation": str(meta.get("activation_func") or "linear"),
         "activate output": bool(meta.get("activate_output")),
@@ -63,13 +63,13 @@ def describe_network(net, path: str, sha256: str | None) -> dict:
         "steps trained": int(meta.get("step") or 0),
         "base checkpoint": str(meta.get("sd_checkpoint_name") or ""),
         "base checkpoint hash": str(meta.get("sd_checkpoint") or ""),
-        "parameters": int(net.parameter_count()),
+        "parameters": int(info["parameters"]),
         "hash": sha256[:10] if sha256 else "",
         "sha256": sha256 or "",
     }
     if meta.get("optional_info"):
-        info["optional info"] = str(meta["optional_info"])
-    return info
+        out["optional info"] = str(meta["optional_info"])
+    return out
 
 
 class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
@@ -88,7 +88,6 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
         self._library = library
         self._opt = opt
         self._model_family = model_family
-        self._described: dict[str, tuple[tuple, dict, str | None]] = {}  # path -> (version, info, family)
 
     # ---- wiring ---------------------------------------------------------------------------------------------
     @property
@@ -180,28 +179,19 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
         return current is not None and current != family
 
     def _describe(self, path: str) -> tuple[dict, str | None]:
-        """The metadata dict and family of a file, read once per file version."""
-        try:
-            st = os.stat(path)
-            version = (st.st_mtime_ns, st.st_size)
-        except OSError as e:
-            return {"error": f"{os.path.basename(path)}: {e.strerror}"}, None
-        cached = self._described.get(path)
-        if cached is not None and cached[0] == version:
-            return cached[1], cached[2]
+        """The metadata dict and family of a file (read once per file version, shared with the API and CLI)."""
         import sd_hypernet
+        from sd_hypernet.info import cached_describe
         try:
-            sha256 = sd_hypernet.file_sha256(path)
-        except OSError:
-            sha256 = None
-        try:
-            net = sd_hypernet.load_file(path)
-            info, family = describe_network(net, path, sha256), net.family
+            info = cached_describe(path)
+            return describe_network(info), info["family"]
         except sd_hypernet.HypernetError as e:
             # A broken file keeps its card (so it can be found and fixed); the popup says why.
-            info, family = {"error": str(e), "hash": sha256[:10] if sha256 else "", "sha256": sha256 or ""}, None
-        self._described[path] = (version, info, family)
-        return info, family
+            try:
+                sha256 = sd_hypernet.file_sha256(path)
+            except OSError:
+                sha256 = None
+            return {"error": str(e), "hash": sha256[:10] if sha256 else "", "sha256": sha256 or ""}, None
 
     def _add_click_handlers(self, item: dict) -> None:
         um = item.get("user_metadata") or {}

@@ -14,6 +14,7 @@ import time
 
 from sd_hypernet import formats
 from sd_hypernet.errors import HypernetError
+from sd_hypernet.info import cached_describe
 from sd_hypernet.network import USABLE_ACTIVATIONS, WEIGHT_INITS
 from sd_hypernet.train import jobs as train_jobs
 from sd_hypernet.train.create import FAMILY_SIZES
@@ -38,13 +39,13 @@ def library_rows(host: common.Host) -> list[list]:
         row = [item.relpath, ext, "", "", "", "", "", "", item.short_hash(compute=False) or "",
                round(item.size / 1024, 1), ""]
         try:
-            net = formats.load_file(item.path)
-            meta = net.metadata
-            row[2:8] = [net.family or "", ", ".join(map(str, net.sizes)),
+            info = cached_describe(item.path)
+            meta = info["metadata"]
+            row[2:9] = [info["family"] or "", ", ".join(map(str, info["sizes"])),
                         ", ".join(f"{x:g}" for x in meta.get("layer_structure") or []),
                         str(meta.get("activation_func")), str(meta.get("step", 0)),
-                        str(meta.get("sd_checkpoint_name") or "")]
-        except (HypernetError, OSError) as e:
+                        str(meta.get("sd_checkpoint_name") or ""), info["short_hash"]]
+        except HypernetError as e:
             row[-1] = str(e)
         rows.append(row)
     return rows

@@ -194,8 +194,9 @@ def test_refresh_rescans_the_folder(host, folder):
 def test_metadata_is_read_once_per_file_version(host, folder, monkeypatch):
     page = make_page(folder, family=None)
     calls = []
-    real = sd_hypernet.load_file
-    monkeypatch.setattr(sd_hypernet, "load_file", lambda p: calls.append(p) or real(p))
+    import sd_hypernet.info
+    real = sd_hypernet.info.load_file
+    monkeypatch.setattr(sd_hypernet.info, "load_file", lambda p: calls.append(p) or real(p))
     list(page.list_items())
     first = len(calls)
     list(page.list_items())
