@@ -3,3 +3,7 @@
 
 class HypernetError(Exception):
     """A hypernetwork file, name or parameter could not be used; the message says which and why."""
+
+
+class UnknownNetwork(HypernetError):
+    """No file in the library has this name (raised after one re-scan)."""

@@ -7,7 +7,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from . import formats, hashing
-from .errors import HypernetError
+from .errors import HypernetError, UnknownNetwork
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class Library:
                 self.scan()
                 item = self._lookup(name)
         if item is None:
-            raise HypernetError(f"{name}: no hypernetwork with this name in {self.root}")
+            raise UnknownNetwork(f"{name}: no hypernetwork with this name in {self.root}")
         return item
 
     def find_by_hash(self, short: str) -> LibraryItem | None:

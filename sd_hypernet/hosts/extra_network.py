@@ -6,7 +6,7 @@ import os
 from modules import extra_networks, shared
 
 from sd_hypernet import control, tags
-from sd_hypernet.errors import HypernetError
+from sd_hypernet.errors import HypernetError, UnknownNetwork
 
 from . import common
 
@@ -66,7 +66,7 @@ class HypernetHandler(extra_networks.ExtraNetwork):
         try:
             lib.resolve(extra)
         except HypernetError as e:
-            self._problem(p, extra, str(e), not_found=True)
+            self._problem(p, extra, str(e), not_found=isinstance(e, UnknownNetwork))
             return
         m = self.host.opt(common.OPT_DEFAULT_MULTIPLIER, None)
         if m is None:
@@ -109,7 +109,7 @@ class HypernetHandler(extra_networks.ExtraNetwork):
                 item = lib.resolve(spec.name)
                 net = lib.load_item(item)
             except HypernetError as e:
-                self._problem(p, label, str(e), not_found="no hypernetwork with this name" in str(e))
+                self._problem(p, label, str(e), not_found=isinstance(e, UnknownNetwork))
                 continue
             except Exception as e:  # a file that fails to load must not stop the generation
                 self._problem(p, label, f"could not load: {type(e).__name__}: {e}")
