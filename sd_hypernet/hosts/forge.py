@@ -17,6 +17,7 @@ from sd_hypernet.hook import ChainApplier, find_sites
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
 from . import common
+from .common import SigmaSteps, is_img2img_pass  # noqa: F401  (shared with the webui host)
 from .webui import WebuiHost
 
 CHAIN_ATTR = "_hypernet_forge_chain"  # on p: the accepted chain of the current batch/pass
@@ -58,57 +59,6 @@ def block_of(extra_options) -> str | None:
         return control.block_name(block[0], block[1])
     except (ValueError, TypeError, IndexError):
         return None  # ("last", 0) and anything new
-
-
-def is_img2img_pass(p) -> bool:
-    return bool(getattr(p, "is_hr_pass", False)) or any(
-        c.__name__ == "StableDiffusionProcessingImg2Img" for c in type(p).__mro__)
-
-
-class SigmaSteps:
-    """Maps the sigma of a UNet call to (step, total) of the current pass, from the sampler's own schedule.
-
-    Step i covers sigmas in (schedule[i+1], schedule[i]]: exact for one-call-per-step samplers; a second-order
-    sampler's corrector call at schedule[i+1] counts as step i+1. Without a schedule, the host's step counter.
-    """
-
-    def __init__(self, p):
-        self.p = p
-        self._schedule = None
-        self._tried = False
-
-    def schedule(self):
-        if not self._tried:
-            self._tried = True
-            try:
-                self._schedule = self._compute()
-            except Exception:
-                self._schedule = None
-        return self._schedule
-
-    def _compute(self):
-        p = self.p
-        sampler = getattr(p, "sampler", None)
-        if sampler is None or not hasattr(sampler, "get_sigmas"):
-            return None
-        steps = (getattr(p, "hr_second_pass_steps", 0) or p.steps) if getattr(p, "is_hr_pass", False) else p.steps
-        if not is_img2img_pass(p):
-            return sampler.get_sigmas(p, steps).detach().float().cpu()
-        try:
-            from modules import sd_samplers_common
-            steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
-        except (ImportError, AttributeError):
-            t_enc = int(min(p.denoising_strength, 0.999) * steps)
-        return sampler.get_sigmas(p, steps).detach().float().cpu()[steps - t_enc - 1:]
-
-    def at(self, sigmas) -> tuple[int | None, int | None]:
-        schedule = self.schedule()
-        if schedule is None or sigmas is None or len(schedule) < 2:
-            state = getattr(shared, "state", None)
-            return getattr(state, "sampling_step", None), getattr(state, "sampling_steps", None)
-        sigma = float(sigmas.reshape(-1)[0])
-        above = int((schedule[:-1] >= sigma * (1 - 1e-5)).sum())
-        return max(above - 1, 0), len(schedule) - 1
 
 
 def make_patch(applier: ChainApplier, steps: SigmaSteps | None, kind: str, on_step):

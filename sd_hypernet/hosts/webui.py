@@ -1,6 +1,7 @@
 """AUTOMATIC1111 webui v1.10: forward pre-hooks on the loaded UNet, steps from the cfg-denoiser callback."""
 from __future__ import annotations
 
+import torch
 from modules import script_callbacks, shared
 
 import sd_hypernet
@@ -14,6 +15,8 @@ class WebuiHost(common.Host):
     def __init__(self):
         self.patcher = None
         self._step = (None, None)
+        self._ranged = False   # the chain has a start/stop: steps must be exact, worth one sync per call
+        self._sigmas = None    # common.SigmaSteps of the current sampling pass
 
     def hypernetwork_dir(self) -> str:
         return getattr(shared.cmd_opts, "hypernetwork_dir", None) or common.DEFAULT_DIR
@@ -55,6 +58,7 @@ class WebuiHost(common.Host):
             self.patcher.remove()
         self.patcher = None
         self._step = (None, None)
+        self._ranged, self._sigmas = False, None
 
     def set_chain(self, p, chain):
         patcher = self.attach()
@@ -62,24 +66,67 @@ class WebuiHost(common.Host):
             return [(e.name, "no model is loaded") for e in chain]
         patcher.apply_to_self = bool(self.opt(common.OPT_SELF_ATTENTION, True))
         self._step = (None, None)
+        self._ranged, self._sigmas = False, None
         patcher.set_step(None, None)  # a new pass: no step until the sampler reports one
         if not chain:
             patcher.clear()
             return []
-        return patcher.set_chain(chain, self.model_family())
+        refused = patcher.set_chain(chain, self.model_family())
+        self._ranged = any(e.has_step_range for e in patcher.chain)
+        return refused
 
     # -- steps ---------------------------------------------------------------------------------------------
     def on_cfg_denoiser(self, params):
-        # state.sampling_step is updated after each step's model call, so it lags by one; the denoiser's own
-        # call counter is exact for one-call-per-step samplers and never lags: take the smaller of the two.
-        step = int(params.sampling_step)
-        calls = getattr(getattr(params, "denoiser", None), "step", None)
-        if isinstance(calls, int):
-            step = min(calls, step + 1)
-        total = params.total_sampling_steps
+        step, total = self._counted_step(params)
+        if self._ranged:
+            exact = self._schedule_step(params)
+            if exact is not None:
+                step, total = exact
         self._step = (step, total)
         if self.patcher is not None:
             self.patcher.set_step(step, total)
+
+    @staticmethod
+    def _second_call(denoiser, calls) -> bool:
+        """Whether this denoiser call is the second model call of a step (Heun, DPM2, DPM++ 2S a, DPM++ SDE:
+        two calls per step, only the last step has one, so the odd calls are the second ones)."""
+        config = getattr(getattr(denoiser, "sampler", None), "config", None)
+        options = getattr(config, "options", None) or {}
+        return bool(options.get("second_order")) and isinstance(calls, int) and calls % 2 == 1
+
+    def _counted_step(self, params):
+        """The step from the host's counters, no sync: state.sampling_step is set by the sampler's per-step
+        callback, after the step's first model call, so it lags by one; the denoiser's call counter never lags
+        and is exact for one call per step. The second call of a two-call step comes after that step's callback:
+        it belongs to calls // 2."""
+        step = int(params.sampling_step)
+        denoiser = getattr(params, "denoiser", None)
+        calls = getattr(denoiser, "step", None)
+        if isinstance(calls, int):
+            step = min(calls, step + 1)
+            if self._second_call(denoiser, calls):
+                step = min(step, calls // 2)
+        return step, params.total_sampling_steps
+
+    def _schedule_step(self, params):
+        """The step from the call's sigma in the sampler's schedule (k-diffusion samplers); None without one.
+        Costs one host-device sync per denoiser call (reading the sigma), so only chains with a step range pay."""
+        denoiser = getattr(params, "denoiser", None)
+        sampler = getattr(denoiser, "sampler", None)
+        p = getattr(denoiser, "p", None) or getattr(sampler, "p", None)
+        sigma = getattr(params, "sigma", None)
+        if p is None or sampler is None or not torch.is_tensor(sigma):
+            return None
+        calls = getattr(denoiser, "step", None)
+        tracker = self._sigmas
+        if tracker is None or tracker.sampler is not sampler or tracker.p is not p or calls == 0:
+            tracker = self._sigmas = common.SigmaSteps(p, sampler)  # a new pass: its own schedule
+        if tracker.schedule() is None:
+            return None
+        step, total = tracker.at(sigma)
+        if self._second_call(denoiser, calls):
+            step = min(step, calls // 2)  # Heun's second call sits on the next step's sigma
+        return step, total
 
     def step(self):
         return self._step

@@ -228,3 +228,76 @@ DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver}
 HOSTS = ["webui", "forge"]
 
 
+
+
+def per_call(received, unet):
+    """Records grouped per UNet forward (each forward hits every site's k and v once, in order)."""
+    n = 2 * len(find_sites(unet))
+    return [Received(received[i:i + n]) for i in range(0, len(received), n)]
+
+
+def active_calls(received, unet):
+    """For each UNet forward: whether any to_k/to_v input was transformed."""
+    return [bool(call.changed()) for call in per_call(received, unet)]
+
+
+def record_steps(host_module_current):
+    """A cfg_denoiser callback registered after the glue's: the host's (step, total) at every denoiser call."""
+    from modules import script_callbacks
+    seen = []
+
+    def spy(params):
+        seen.append(host_module_current().step())
+    script_callbacks.on_cfg_denoiser(spy, name="test_step_spy")
+    return seen
+
+
+class WebuiApiDriver(WebuiDriver):
+    """The webui started with --nowebui (webui.py api_only): initialize (scripts, defaults, model), then the API
+    object (whose __init__ builds the UI when no tab did), then before_ui and app_started; generations come
+    through the API's txt2img route."""
+    name = "webui-api"
+
+    def startup(self):
+        from modules import shared
+        shared.cmd_opts.hypernetwork_dir = str(self.folder)
+
+    def start_api(self):
+        from fastapi import FastAPI
+        from fastapi.testclient import TestClient
+        from modules import call_queue, script_callbacks, shared, ui_extra_networks, extra_networks, scripts
+        from modules.api.api import Api
+
+        scripts.load_scripts([
+            scripts.ScriptFile(os.path.dirname(self.XYZ), "xyz_grid.py", self.XYZ),
+            scripts.ScriptFile(REPO, "hypernetworks.py", os.path.join(REPO, "scripts", "hypernetworks.py")),
+        ])
+        shared.reload_hypernetworks()
+        ui_extra_networks.initialize()
+        ui_extra_networks.register_default_pages()
+        extra_networks.initialize()
+        extra_networks.register_default_extra_networks()
+        self.load_model()  # initialize() loads the checkpoint
+        app = FastAPI()
+        Api(app, call_queue.queue_lock)
+        script_callbacks.before_ui_callback()
+        script_callbacks.app_started_callback(None, app)
+        self.client = TestClient(app)
+        return self.client
+
+    def txt2img(self, **payload) -> Received:
+        """POST /sdapi/v1/txt2img, recording what to_k/to_v received during the route's process_images."""
+        import modules.api.api as api_module
+        received = Received()
+        original = api_module.process_images  # imported by name, as the real api.py does
+
+        def recorded(p):
+            self.p = p
+            received.extend(self.run_generation(p))
+            return self.processed
+        api_module.process_images = recorded
+        try:
+            self.response = self.client.post("/sdapi/v1/txt2img", json=payload)
+        finally:
+            api_module.process_images = original
+        return received

@@ -4,6 +4,7 @@ deterministic tensor per prompt (no text encoder): what matters here is what the
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,7 @@ class StableDiffusionProcessing:
     c: Any = field(default=None, init=False)
     uc: Any = field(default=None, init=False)
     is_api: bool = field(default=False, init=False)
+    sampler_noise_scheduler_override: Any = field(default=None, init=False)
 
     def __post_init__(self):
         self.comments = {}
@@ -111,6 +113,11 @@ class StableDiffusionProcessing:
 
     def get_token_merging_ratio(self, for_hr=False):
         return 0
+
+    def close(self):
+        self.sampler = None
+        self.c = None
+        self.uc = None
 
 
 @dataclass(repr=False)
@@ -218,6 +225,12 @@ class Processed:
         self.infotexts = infotexts or [info]
         self.comments = "".join(f"{comment}\n" for comment in p.comments)
         self.extra_generation_params = p.extra_generation_params
+        self.all_seeds = p.all_seeds
+
+    def js(self):
+        return json.dumps({"prompt": self.prompt, "all_prompts": self.all_prompts, "seed": self.seed,
+                           "all_seeds": self.all_seeds, "infotexts": self.infotexts,
+                           "extra_generation_params": self.extra_generation_params})
 
 
 def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iteration=0, position_in_batch=0,

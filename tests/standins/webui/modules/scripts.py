@@ -13,6 +13,7 @@ ScriptClassData = namedtuple("ScriptClassData", ["script_class", "path", "basedi
 
 scripts_data = []
 current_basedir = os.getcwd()
+scripts_txt2img = None  # the txt2img tab's runner: made empty by load_scripts, filled by ui.create_ui
 
 
 def basedir():
@@ -64,7 +65,7 @@ class Script:
 
 def load_scripts(script_files):
     """script_files: ScriptFile list (extension root + path), loaded in order."""
-    global current_basedir
+    global current_basedir, scripts_txt2img
     scripts_data.clear()
     syspath = sys.path
     for sf in script_files:
@@ -80,13 +81,27 @@ def load_scripts(script_files):
         finally:
             sys.path = syspath
             current_basedir = os.getcwd()
+    scripts_txt2img = ScriptRunner()
 
 
 class ScriptRunner:
     """The part of the runner processing calls; holds always-on script instances."""
 
     def __init__(self, scripts=()):
+        self.scripts = list(scripts)
         self.alwayson_scripts = list(scripts)
+
+    def initialize_scripts(self, is_img2img):
+        self.scripts, self.alwayson_scripts = [], []
+        for data in scripts_data:
+            script = data.script_class()
+            script.filename = data.path
+            visibility = script.show(is_img2img)
+            if visibility is AlwaysVisible:
+                self.scripts.append(script)
+                self.alwayson_scripts.append(script)
+            elif visibility:
+                self.scripts.append(script)
 
     def _each(self, method, p, **kwargs):
         for s in self.alwayson_scripts:

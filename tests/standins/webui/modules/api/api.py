@@ -1,16 +1,67 @@
-"""Stand-in of modules/api/api.py: only the built-in hypernetwork listing route (added with --api/--nowebui)."""
-from fastapi import FastAPI
+"""Stand-in of modules/api/api.py (v1.10.1): the built-in hypernetwork listing route and the txt2img route, with
+Api.__init__ building the UI when no tab has initialised the script runners yet (as under --nowebui)."""
+from contextlib import closing
 
-from modules import shared
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from modules import progress, scripts, shared, ui
+from modules.processing import StableDiffusionProcessingTxt2Img, process_images
+
+
+class StableDiffusionTxt2ImgProcessingAPI(BaseModel):
+    """The request fields the stand-in's processing object takes (the real model has every one of them)."""
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = -1
+    sampler_name: str = "Euler"
+    batch_size: int = 1
+    n_iter: int = 1
+    steps: int = 50
+    cfg_scale: float = 7.0
+    width: int = 512
+    height: int = 512
+    enable_hr: bool = False
+    denoising_strength: float = 0.75
+    hr_second_pass_steps: int = 0
+    hr_sampler_name: str = None
+    hr_prompt: str = ""
+    override_settings: dict = None
+    force_task_id: str = None
+    send_images: bool = True
+    save_images: bool = False
 
 
 class Api:
     def __init__(self, app: FastAPI, queue_lock=None):
         self.app = app
+        self.queue_lock = queue_lock
+        self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"])
         self.add_api_route("/sdapi/v1/hypernetworks", self.get_hypernetworks, methods=["GET"])
+        if scripts.scripts_txt2img is not None and not scripts.scripts_txt2img.scripts:
+            ui.create_ui()
 
     def add_api_route(self, path: str, endpoint, **kwargs):
         return self.app.add_api_route(path, endpoint, **kwargs)
 
     def get_hypernetworks(self):
         return [{"name": name, "path": shared.hypernetworks[name]} for name in shared.hypernetworks]
+
+    def text2imgapi(self, txt2imgreq: StableDiffusionTxt2ImgProcessingAPI):
+        task_id = txt2imgreq.force_task_id or "task(api)"
+        args = txt2imgreq.model_dump()
+        for key in ("force_task_id", "send_images", "save_images"):
+            args.pop(key)
+        progress.add_task_to_queue(task_id)
+        with self.queue_lock:
+            with closing(StableDiffusionProcessingTxt2Img(**args)) as p:
+                p.is_api = True
+                p.scripts = scripts.scripts_txt2img
+                try:
+                    shared.state.begin(job="scripts_txt2img")
+                    progress.start_task(task_id)
+                    processed = process_images(p)
+                    progress.finish_task(task_id)
+                finally:
+                    shared.state.end()
+        return {"images": [], "parameters": txt2imgreq.model_dump(), "info": processed.js()}
