@@ -199,10 +199,10 @@ def test_sigma_to_step_mapping_in_txt2img_and_img2img_passes():
         midway = (sched[2:3] + sched[3:4]) / 2  # a second-order sampler's in-between call stays in its step
         assert tracker.at(midway) == (2, 6)
 
-        p.is_hr_pass = True  # hires: its own steps, and only the last int(0.5 * 8) + 1 sigmas of its schedule
+        p.is_hr_pass = True  # hires: exactly its own 8 steps, the tail of a int(8 / 0.5) = 16-step schedule
         tracker = SigmaSteps(p)
-        hr = sampler.get_sigmas(p, 8)[8 - 4 - 1:]
-        assert [tracker.at(hr[i:i + 1]) for i in range(5)] == [(i, 5) for i in range(5)]
+        hr = sampler.get_sigmas(p, 16)[16 - 7 - 1:]
+        assert [tracker.at(hr[i:i + 1]) for i in range(8)] == [(i, 8) for i in range(8)]
 
 
 def test_our_patches_survive_another_extensions_clone_as_the_same_functions(forge):

@@ -122,11 +122,11 @@ def test_step_range_follows_the_sampler_in_both_passes(host):
     got = host.run_generation(p)
     first = calls([r for r in got if not r.hr], sites)
     hires = calls([r for r in got if r.hr], sites)
-    assert len(first) == 3 and len(hires) == 3  # hires: int(0.5 * 4) + 1 steps
+    assert len(first) == 3 and len(hires) == 4  # hires runs exactly its own 4 steps
     # first pass: alpha from step 1 on
     assert [bool(c and any(not torch.equal(r.raw, r.received) for r in c)) for c in first] == [False, True, True]
-    # hires pass has its own tags and step count: beta before round(0.5 * 3) = 2
-    assert [bool(any(not torch.equal(r.raw, r.received) for r in c)) for c in hires] == [True, True, False]
+    # hires pass has its own tags and step count: beta before round(0.5 * 4) = 2
+    assert [bool(any(not torch.equal(r.raw, r.received) for r in c)) for c in hires] == [True, True, False, False]
     beta = host.load("beta")
     assert Received_ok(hires[0], [ChainEntry(beta, 1.0)])
 

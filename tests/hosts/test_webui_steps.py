@@ -45,7 +45,7 @@ def test_hires_pass_with_heun_has_its_own_exact_window(webui):
     got = webui.run_generation(p)
     first = Received([r for r in got if not r.hr])
     hires = Received([r for r in got if r.hr])
-    hr_steps = int(0.5 * 6) + 1  # the stand-in's img2img step count (see sd_samplers.sample_img2img)
+    hr_steps = 6  # hires runs exactly its own step count (sd_samplers_common.setup_img2img_steps)
     hr_expected = two_calls_per_step(hr_steps)
     assert seen == [(s, 3) for s in range(3)] + [(s, hr_steps) for s in hr_expected]
     assert active_calls(first, webui.unet) == [False, False, True]

@@ -4,7 +4,7 @@ on_cfg_denoiser (as the webui's does) and then runs Forge's `sampling_function` 
 import torch
 
 from backend.sampling.sampling_function import sampling_function
-from modules import script_callbacks, shared
+from modules import script_callbacks, sd_samplers_common, shared
 from modules.script_callbacks import CFGDenoiserParams
 
 
@@ -72,8 +72,7 @@ class KDiffusionSampler:
     def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None,
                        image_conditioning=None):
         self.p = p
-        steps = steps or p.steps
-        t_enc = int(min(p.denoising_strength, 0.999) * steps)
+        steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         sigma_sched = self.get_sigmas(p, steps)[steps - t_enc - 1:]
         xi = x + noise * sigma_sched[0]
         return self.launch_sampling(

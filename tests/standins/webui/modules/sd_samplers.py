@@ -9,7 +9,7 @@ from collections import namedtuple
 
 import torch
 
-from modules import script_callbacks, shared
+from modules import script_callbacks, sd_samplers_common, shared
 from modules.script_callbacks import CFGDenoiserParams
 
 SamplerDataTuple = namedtuple("SamplerData", ["name", "constructor", "aliases", "options"])
@@ -178,11 +178,7 @@ class KDiffusionSampler:
 
     def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None,
                        image_conditioning=None):
-        # Divergence: the real one takes steps and t_enc from sd_samplers_common.setup_img2img_steps, which for a
-        # given `steps` (the hires pass) runs exactly that many steps. Kept as int(strength * steps) + 1 here and
-        # in the Forge stand-in, as the lifecycle tests of both hosts expect; change all of them together.
-        steps = steps or p.steps
-        t_enc = int(min(p.denoising_strength, 0.999) * steps)
+        steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         sigma_sched = self.get_sigmas(p, steps)[steps - t_enc - 1:]
         xi = x + noise * sigma_sched[0]
         self.initialize(p)
