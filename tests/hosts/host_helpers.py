@@ -108,9 +108,9 @@ class WebuiDriver(Driver):
         shared.cmd_opts.hypernetwork_dir = str(self.folder)
         self._initialize()
 
-    def _initialize(self):
-        """What initialize_rest + webui.py do: import scripts, register defaults, then before_ui."""
-        from modules import extra_networks, script_callbacks, scripts, shared, ui_extra_networks
+    def _initialize_rest(self):
+        """What initialize_rest does: import scripts, then register the host's defaults (wiping earlier ones)."""
+        from modules import extra_networks, scripts, shared, ui_extra_networks
 
         scripts.load_scripts([
             scripts.ScriptFile(os.path.dirname(self.XYZ), "xyz_grid.py", self.XYZ),
@@ -121,6 +121,12 @@ class WebuiDriver(Driver):
         ui_extra_networks.register_default_pages()
         extra_networks.initialize()
         extra_networks.register_default_extra_networks()
+
+    def _initialize(self):
+        """initialize_rest, then webui.py's before_ui."""
+        from modules import script_callbacks
+
+        self._initialize_rest()
         script_callbacks.before_ui_callback()
 
     def reload_ui(self):
@@ -265,18 +271,10 @@ class WebuiApiDriver(WebuiDriver):
     def start_api(self):
         from fastapi import FastAPI
         from fastapi.testclient import TestClient
-        from modules import call_queue, script_callbacks, shared, ui_extra_networks, extra_networks, scripts
+        from modules import call_queue, script_callbacks
         from modules.api.api import Api
 
-        scripts.load_scripts([
-            scripts.ScriptFile(os.path.dirname(self.XYZ), "xyz_grid.py", self.XYZ),
-            scripts.ScriptFile(REPO, "hypernetworks.py", os.path.join(REPO, "scripts", "hypernetworks.py")),
-        ])
-        shared.reload_hypernetworks()
-        ui_extra_networks.initialize()
-        ui_extra_networks.register_default_pages()
-        extra_networks.initialize()
-        extra_networks.register_default_extra_networks()
+        self._initialize_rest()
         self.load_model()  # initialize() loads the checkpoint
         app = FastAPI()
         Api(app, call_queue.queue_lock)
