@@ -145,7 +145,7 @@ def _read_pickle(path: str) -> dict:
     except pickle.UnpicklingError as e:
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         # torch's message opens with advice to load unsafely; the line naming the object is what matters
-        named = [line for line in lines if "unsupported global" in line.lower() or "global" in line.lower()]
+        named = [line for line in lines if "global" in line.lower()]
         detail = (named or lines or [type(e).__name__])[0]
         raise HypernetError(f"{source}: refused to load: the file contains objects other than tensors and plain "
                             f"data, which could run code ({detail})") from None

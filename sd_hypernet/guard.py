@@ -4,6 +4,18 @@ from __future__ import annotations
 from .network import CONTEXT_DIM_FAMILY, FAMILY_LABELS
 
 
+def split_by_family(chain, context_dim: int | None, family: str | None = None):
+    """(accepted entries, [(label, reason)] refused): entries with force=True always pass."""
+    accepted, refused = [], []
+    for entry in chain:
+        reason = None if entry.force else check_family(entry.network, context_dim, family)
+        if reason:
+            refused.append((entry.name, reason))
+        else:
+            accepted.append(entry)
+    return accepted, refused
+
+
 def check_family(network, context_dim: int | None, family: str | None = None) -> str | None:
     """None when the network fits the UNet; otherwise the reason it does not."""
     cross = [d for d in network.layers if d in CONTEXT_DIM_FAMILY]

@@ -183,14 +183,19 @@ def find_sites(unet) -> list[Site]:
     return sites
 
 
+def cross_attention_width(sites) -> int | None:
+    """The context width of the UNet's cross-attention (768 SD1, 1024 SD2, 2048 SDXL), from its first to_k."""
+    cross = [s for s in sites if s.kind == "cross"]
+    return _width(cross[0].module.to_k) if cross else None
+
+
 class Patcher:
     """Forward pre-hooks on every to_k/to_v; the UNet keeps no module of ours, so its state_dict is unchanged."""
 
     def __init__(self, unet, apply_to_self: bool = True):
         self.unet_ref = weakref.ref(unet)
         self.sites = find_sites(unet)
-        cross = [s for s in self.sites if s.kind == "cross"]
-        self.context_dim = _width(cross[0].module.to_k) if cross else None
+        self.context_dim = cross_attention_width(self.sites)
         self.family = CONTEXT_DIM_FAMILY.get(self.context_dim)
         self.applier = ChainApplier((), apply_to_self)
         self.refused: list[tuple[str, str]] = []
@@ -229,14 +234,8 @@ class Patcher:
 
     def set_chain(self, chain, family: str | None = None) -> list[tuple[str, str]]:
         """Install a chain; networks for another model family are left out unless forced. Returns refusals."""
-        from .guard import check_family
-        accepted, refused = [], []
-        for entry in as_chain(chain):
-            reason = None if entry.force else check_family(entry.network, self.context_dim, family or self.family)
-            if reason:
-                refused.append((entry.name, reason))
-            else:
-                accepted.append(entry)
+        from .guard import split_by_family
+        accepted, refused = split_by_family(as_chain(chain), self.context_dim, family or self.family)
         applier = ChainApplier(accepted, self.applier.apply_to_self)
         applier.set_step(self.applier.step, self.applier.total)
         self.applier = applier

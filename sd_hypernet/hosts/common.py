@@ -83,6 +83,14 @@ class Host:
         raise NotImplementedError
 
 
+def family_from_flags(sd_model) -> str | None:
+    """The family a host's model object declares (`is_sdxl` / `is_sd2` / `is_sd1`, as webui and Forge set)."""
+    for flag, family in (("is_sdxl", "sdxl"), ("is_sd2", "sd2"), ("is_sd1", "sd1")):
+        if getattr(sd_model, flag, False):
+            return family
+    return None
+
+
 _current: Host | None = None
 
 
@@ -93,7 +101,7 @@ def set_current(host: Host | None) -> None:
 
 def current() -> Host:
     if _current is None:
-        raise RuntimeError("no host selected; call sd_hypernet.hosts.select() first")
+        raise RuntimeError("no host selected; call sd_hypernet.hosts.install() first")
     return _current
 
 

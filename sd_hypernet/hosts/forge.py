@@ -12,8 +12,8 @@ from modules import shared
 
 from sd_hypernet import control
 from sd_hypernet.errors import HypernetError
-from sd_hypernet.guard import check_family
-from sd_hypernet.hook import ChainApplier, find_sites
+from sd_hypernet.guard import split_by_family
+from sd_hypernet.hook import ChainApplier, cross_attention_width, find_sites
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
 from . import common
@@ -40,15 +40,6 @@ def unet_of(sd_model):
     patcher = getattr(getattr(sd_model, "forge_objects", None), "unet", None)
     model = getattr(patcher, "model", None)
     return getattr(model, "diffusion_model", None)
-
-
-def cross_width(unet) -> int | None:
-    for site in find_sites(unet):
-        if site.kind == "cross":
-            weight = getattr(site.module.to_k, "weight", None)
-            if weight is not None and weight.dim() == 2:
-                return int(weight.shape[1])
-    return None
 
 
 def block_of(extra_options) -> str | None:
@@ -241,14 +232,10 @@ class ForgeHost(WebuiHost):
 
     def context_dim(self) -> int | None:
         unet = self.unet()
-        return cross_width(unet) if unet is not None else None
+        return cross_attention_width(find_sites(unet)) if unet is not None else None
 
     def model_family(self):
-        sd_model = loaded_model()
-        for flag, family in (("is_sdxl", "sdxl"), ("is_sd2", "sd2"), ("is_sd1", "sd1")):
-            if getattr(sd_model, flag, False):
-                return family
-        return CONTEXT_DIM_FAMILY.get(self.context_dim())
+        return common.family_from_flags(loaded_model()) or CONTEXT_DIM_FAMILY.get(self.context_dim())
 
     def attach(self, sd_model=None):
         return None  # no hooks on Forge: patches are registered per sampling pass
@@ -265,13 +252,7 @@ class ForgeHost(WebuiHost):
             p.__dict__[CHAIN_ATTR] = []
             return [(e.name, "no model is loaded") for e in chain]
         width, family = self.context_dim(), self.model_family()
-        accepted, refused = [], []
-        for entry in chain:
-            reason = None if entry.force else check_family(entry.network, width, family)
-            if reason:
-                refused.append((entry.name, reason))
-            else:
-                accepted.append(entry)
+        accepted, refused = split_by_family(chain, width, family)
         p.__dict__[CHAIN_ATTR] = accepted
         return refused
 

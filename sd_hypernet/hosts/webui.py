@@ -35,10 +35,9 @@ class WebuiHost(common.Host):
         return getattr(model, "diffusion_model", None)
 
     def model_family(self):
-        sd_model = shared.sd_model
-        for flag, family in (("is_sdxl", "sdxl"), ("is_sd2", "sd2"), ("is_sd1", "sd1")):
-            if getattr(sd_model, flag, False):
-                return family
+        family = common.family_from_flags(shared.sd_model)
+        if family:
+            return family
         return self.patcher.family if self.patcher is not None else None
 
     # -- hooks ---------------------------------------------------------------------------------------------
