@@ -9,6 +9,8 @@ dtype, and rebuilt if either source weight changes in place (version counters, n
 """
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -33,7 +35,8 @@ class _Fused:
         k_first, v_first = k_mod.linear[0], v_mod.linear[0]
         current = (k_first.weight, v_first.weight, k_first.bias, v_first.bias)
         return (all(a is b for a, b in zip(current, self.sources))
-                and tuple(t._version for t in current) == self.versions)
+                and tuple(t._version for t in current) == self.versions
+                and self.weight.device == k_first.weight.device)  # .to() keeps the Parameter objects
 
 
 def fusable(pair) -> bool:
@@ -46,11 +49,15 @@ def fusable(pair) -> bool:
             and k_first.weight.shape == v_first.weight.shape)
 
 
+_fused: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # module pair's k module -> _Fused
+
+
 def fused_for(net, dim: int, pair) -> _Fused:
-    found = net._fused.get(dim)
+    """The concatenated first layers, built once per module pair (rebuilt if its weights were replaced)."""
+    found = _fused.get(pair[0])
     if found is None or not found.fresh(*pair):
         found = _Fused(*pair)
-        net._fused[dim] = found
+        _fused[pair[0]] = found
     return found
 
 

@@ -162,7 +162,6 @@ class Hypernetwork:
         self.layers = dict(sorted(layers.items()))
         self.metadata = metadata
         self.path = path
-        self._fused: dict[int, tuple] = {}
         # Inference networks need no gradients (as the webui's eval mode); training turns them back on.
         self.eval()
 
@@ -211,7 +210,6 @@ class Hypernetwork:
             mod.train(mode)
             for p in mod.parameters():
                 p.requires_grad_(mode)
-        self._fused.clear()
         return self
 
     def eval(self) -> "Hypernetwork":
@@ -224,7 +222,6 @@ class Hypernetwork:
     def to(self, device=None, dtype=None) -> "Hypernetwork":
         for mod in self.modules():
             mod.to(device=device, dtype=dtype)
-        self._fused.clear()
         return self
 
     def device(self) -> torch.device:
