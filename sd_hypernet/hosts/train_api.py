@@ -141,10 +141,7 @@ def _mirror_into_state(state, progress) -> None:
 
 
 def resolve_network(host: common.Host, name: str) -> str:
-    lib = host.library()
-    if not lib.items():
-        lib.scan()
-    return lib.resolve(name).path
+    return host.library().resolve(name).path  # resolve re-scans once on a miss
 
 
 def default_output_dir(name: str) -> str:
