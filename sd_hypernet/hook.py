@@ -32,11 +32,11 @@ def _autocast_device(t: torch.Tensor) -> str | None:
 
 
 class _Slot:
-    """A cached context: a weak reference proves identity, the version counter proves no in-place change."""
-    __slots__ = ("ref", "version", "results")
+    """A cached context: a weak reference proves identity, the stamp proves no in-place change."""
+    __slots__ = ("ref", "stamp", "results")
 
-    def __init__(self, ref, version):
-        self.ref, self.version = ref, version
+    def __init__(self, ref, stamp):
+        self.ref, self.stamp = ref, stamp
         self.results: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
@@ -44,8 +44,11 @@ class ChainApplier:
     """Runs a chain for one attention call, and computes a context only once per chain and multipliers.
 
     All cross-attention layers of one UNet call get the same context tensor object, and to_k/to_v of one
-    attention get the same input: the result is cached against that exact tensor object (a weak reference
-    proves identity; the version counter proves it was not modified in place). The cache dies with the tensor.
+    attention get the same input: the result is cached against that exact tensor object. A weak reference proves
+    identity; the stamp proves the tensor was not modified in place since: its version counter for a normal
+    tensor, the model call for an inference tensor (Forge and reForge sample under `torch.inference_mode()`, whose
+    tensors keep no version counter): the host calls `new_call()` before each model call, so such a result never
+    outlives the call it was computed in. The cache dies with the tensor.
     """
 
     def __init__(self, chain=(), apply_to_self: bool = True):
@@ -54,18 +57,39 @@ class ChainApplier:
         self.step: int | None = None
         self.total: int | None = None
         self.active: list[ChainEntry] = list(self.chain)
+        self.training = any(e.network.training for e in self.chain)
         self.hits = 0
         self.misses = 0
+        self.call_stamp = ("call", 0)
         # One entry per attention kind: a self-attention call between two cross-attention calls of one
         # UNet call must not evict the cross-attention context, which all 16 (SD1) layers share.
         self._slots: dict[str | None, _Slot] = {}
+        self._sites: list[tuple[int, str, str | None]] = []  # (width, kind, block) of the hooked sites
+        self.table: list[tuple | None] = []                  # per hooked site: its multipliers now, None = off
+
+    def new_call(self) -> None:
+        """A new model call starts: cached results for inference tensors are no longer trusted."""
+        self.call_stamp = ("call", self.call_stamp[1] + 1)
+
+    def set_sites(self, sites) -> None:
+        """The (width, kind, block) of each hooked site, in hook order; `table` follows every step change."""
+        self._sites = list(sites)
+        self._fill_table()
+
+    def _fill_table(self) -> None:
+        table = []
+        for width, kind, block in self._sites:
+            mults = self.multipliers(width, kind, block)
+            table.append(mults if any(mults) else None)
+        self.table = table
 
     def set_step(self, step: int | None, total: int | None = None) -> None:
         self.step, self.total = step, total
         active = [e for e in self.chain if e.active_at(step, total)]
         if [id(e) for e in active] != [id(e) for e in self.active]:
             self.clear_cache()  # results are keyed by multipliers, which another set of networks can share
-        self.active = active
+            self.active = active
+            self._fill_table()
 
     def clear_cache(self) -> None:
         self._slots = {}
@@ -88,17 +112,22 @@ class ChainApplier:
         mults = self.multipliers(context.shape[-1], kind, block)
         if not any(mults):
             return context, context
-        if any(e.network.training for e in self.active):
+        return self.lookup(context, kind, mults)
+
+    def lookup(self, context: torch.Tensor, kind: str | None, mults: tuple):
+        """(k, v) for `context` at these multipliers, from the cache when the same tensor was seen unchanged."""
+        if self.training:
             # Training: every layer gets its own dropout draw and its own graph, as in the webui.
             return self._compute(context, mults)
+        stamp = self.call_stamp if context.is_inference() else context._version
         slot = self._slots.get(kind)
-        if slot is not None and slot.ref() is context and slot.version == context._version:
+        if slot is not None and slot.ref() is context and slot.stamp == stamp:
             found = slot.results.get(mults)
             if found is not None:
                 self.hits += 1
                 return found
         else:
-            slot = _Slot(weakref.ref(context, functools.partial(self._forget, kind)), context._version)
+            slot = _Slot(weakref.ref(context, functools.partial(self._forget, kind)), stamp)
             self._slots[kind] = slot
         self.misses += 1
         result = self._compute(context, mults)
@@ -166,6 +195,15 @@ class Site:
         return f"Site({self.name!r}, {self.kind}, {self.block})"
 
 
+def touches(site: Site, chain, apply_to_self: bool = True) -> bool:
+    """Whether any network of the chain can change this site at some step (its width, kind and block)."""
+    if site.kind == "self" and not apply_to_self:
+        return False
+    width = _width(site.module.to_k)
+    return any(width in e.network.layers and e.effective_multiplier(site.kind, site.block) != 0
+               for e in as_chain(chain))
+
+
 def find_sites(unet) -> list[Site]:
     lpb = _layers_per_block(unet)
     sites = []
@@ -190,7 +228,12 @@ def cross_attention_width(sites) -> int | None:
 
 
 class Patcher:
-    """Forward pre-hooks on every to_k/to_v; the UNet keeps no module of ours, so its state_dict is unchanged."""
+    """Forward pre-hooks on the to_k/to_v of the sites a chain touches, and on nothing while no chain is set;
+    the UNet keeps no module of ours, so its state_dict is unchanged.
+
+    A hook's work on a hit is one call: it reads its site's multipliers from a table the applier keeps per step
+    and the (k, v) pair cached for that exact context. One more pre-hook on the UNet itself marks each model call
+    (what keeps the cache honest for inference tensors)."""
 
     def __init__(self, unet, apply_to_self: bool = True):
         self.unet_ref = weakref.ref(unet)
@@ -201,17 +244,54 @@ class Patcher:
         self.refused: list[tuple[str, str]] = []
         self.received: list | None = None  # set to a list to record (site name, which, tensor) for inspection
         self._handles = []
-        for site in self.sites:
-            self._handles.append(site.module.to_k.register_forward_pre_hook(self._make_hook(site, 0)))
-            self._handles.append(site.module.to_v.register_forward_pre_hook(self._make_hook(site, 1)))
+        self._removed = False
+        self.hooked: list[Site] = []
 
-    def _make_hook(self, site: Site, which: int):
+    # -- hooks: only while a chain is set, only where it does something ----------------------------------------
+    def _rehook(self) -> None:
+        self._unhook()
+        applier = self.applier
+        unet = self.unet_ref()
+        if self._removed or unet is None or not applier.chain:
+            applier.set_sites([])
+            return
+        self.hooked = [s for s in self.sites if touches(s, applier.chain, applier.apply_to_self)]
+        applier.set_sites([(_width(s.module.to_k), s.kind, s.block) for s in self.hooked])
+        if not self.hooked:
+            return
+        self._handles.append(unet.register_forward_pre_hook(self._new_call))
+        for index, site in enumerate(self.hooked):
+            self._handles.append(site.module.to_k.register_forward_pre_hook(self._make_hook(site, index, 0)))
+            self._handles.append(site.module.to_v.register_forward_pre_hook(self._make_hook(site, index, 1)))
+
+    def _unhook(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self.hooked = []
+
+    def _new_call(self, module, args):
+        self.applier.new_call()
+
+    def _make_hook(self, site: Site, index: int, which: int):
+        kind = site.kind
+
         def hook(module, args):
             applier = self.applier
-            if not applier.active or not args:
+            mults = applier.table[index]
+            if mults is None or not args:
                 return None
             context = args[0]
-            out = applier.transform(context, site.kind, site.block)[which]
+            slot = applier._slots.get(kind)
+            found = None
+            if slot is not None and slot.ref() is context and not applier.training and slot.stamp == (
+                    applier.call_stamp if context.is_inference() else context._version):
+                found = slot.results.get(mults)
+            if found is None:
+                found = applier.lookup(context, kind, mults)
+            else:
+                applier.hits += 1
+            out = found[which]
             if self.received is not None:
                 self.received.append((site.name, "kv"[which], out))
             if out is context:
@@ -225,8 +305,11 @@ class Patcher:
 
     @apply_to_self.setter
     def apply_to_self(self, value: bool) -> None:
-        self.applier.apply_to_self = bool(value)
-        self.applier.clear_cache()
+        value = bool(value)
+        if value != self.applier.apply_to_self:
+            self.applier.apply_to_self = value
+            self.applier.clear_cache()
+            self._rehook()
 
     @property
     def chain(self) -> list[ChainEntry]:
@@ -240,6 +323,7 @@ class Patcher:
         applier.set_step(self.applier.step, self.applier.total)
         self.applier = applier
         self.refused = refused
+        self._rehook()
         return refused
 
     def set_step(self, step: int | None, total: int | None = None) -> None:
@@ -248,17 +332,22 @@ class Patcher:
     def clear(self) -> None:
         self.applier = ChainApplier((), self.applier.apply_to_self)
         self.refused = []
+        self._unhook()
 
     def remove(self) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles = []
+        self._removed = True
         self.clear()
 
     @property
     def attached(self) -> bool:
-        return bool(self._handles)
+        """Bound to its UNet (not removed); hooks exist only while a chain does something (`hook_count`)."""
+        return not self._removed and self.unet_ref() is not None
+
+    @property
+    def hook_count(self) -> int:
+        return len(self._handles)
 
 
 def attach(unet, apply_to_self: bool = True) -> Patcher:
+    """A Patcher for this UNet; it hooks nothing until a chain is set."""
     return Patcher(unet, apply_to_self)

@@ -1,6 +1,7 @@
-"""Host glue: picks the host from what it provides (Forge's `backend.patcher` or not) and wires it up.
+"""Host glue: picks the host from what it provides (Forge's `backend.patcher`, reForge's `modules_forge`, or
+neither: the webui) and wires it up.
 
-Each host module (webui.py, forge.py) provides `install() -> type | None`: it makes its Host current, registers
+Each host module (webui.py, forge.py, reforge.py) provides `install() -> type | None`: it makes its Host current, registers
 its callbacks, and returns an AlwaysVisible Script class when the host needs one (None otherwise).
 """
 from __future__ import annotations
@@ -11,19 +12,35 @@ import importlib.util
 from .common import Host, current, set_current  # noqa: F401
 
 
-def detect() -> str:
-    """"forge" when Forge's backend is importable, else "webui"."""
+HOST_LABELS = {
+    "webui": "AUTOMATIC1111 webui (forward pre-hooks on to_k/to_v)",
+    "forge": "Forge v2 (attn1/attn2 patches per sampling pass)",
+    "reforge": "reForge (forward pre-hooks on to_k/to_v; its own hypernetwork support replaced)",
+}
+
+
+def _importable(name: str) -> bool:
     try:
-        if importlib.util.find_spec("backend.patcher") is not None:
-            return "forge"
+        return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
-        pass
+        return False
+
+
+def detect() -> str:
+    """"forge" when Forge v2's backend is importable, "reforge" for reForge (a webui 1.x tree with Forge v1's
+    `modules_forge` and ComfyUI's `ldm_patched`), else "webui"."""
+    if _importable("backend.patcher"):
+        return "forge"
+    if _importable("modules_forge") and _importable("ldm_patched"):
+        return "reforge"
     return "webui"
 
 
 def install():
     """Install the glue for the running host; returns the Script class to expose, if any."""
-    module = importlib.import_module(f"{__name__}.{detect()}")
+    name = detect()
+    module = importlib.import_module(f"{__name__}.{name}")
+    print(f"[hypernetworks] host: {HOST_LABELS[name]}")
     return module.install()
 
 
@@ -33,7 +50,7 @@ def wire(host: Host, extra_callbacks=()):
     Hypernetworks tab, and undoing it all on unload."""
     from modules import script_callbacks
 
-    from . import api, extra_network, infotext, settings, train_api, xyz
+    from . import api, extra_network, infotext, settings, train_routes, xyz
 
     set_current(host)
     settings.register(host)
@@ -58,7 +75,7 @@ def wire(host: Host, extra_callbacks=()):
     def app_started(demo, app):
         known = {id(r) for r in app.router.routes}
         api.add_routes(host, app)
-        train_api.add_routes(host, app)
+        train_routes.add_routes(host, app)
         routes.extend((app, r) for r in app.router.routes if id(r) not in known)
 
     def ui_tabs():

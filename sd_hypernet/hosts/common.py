@@ -153,7 +153,7 @@ class SigmaSteps:
 
     def at(self, sigmas) -> tuple[int | None, int | None]:
         last, version, result = self._last
-        if sigmas is not None and sigmas is last and sigmas._version == version:
+        if sigmas is not None and sigmas is last and _version(sigmas) == version:
             return result
         schedule = self.schedule()
         if schedule is None or sigmas is None or len(schedule) < 2:
@@ -163,5 +163,11 @@ class SigmaSteps:
         sigma = float(sigmas.reshape(-1)[0])  # the one host-device sync
         above = int((schedule[:-1] >= sigma * (1 - 1e-5)).sum())
         result = (max(above - 1, 0), len(schedule) - 1)
-        self._last = (sigmas, sigmas._version, result)
+        self._last = (sigmas, _version(sigmas), result)
         return result
+
+
+def _version(t) -> int | None:
+    """A tensor's version counter; None for an inference tensor (Forge and reForge sample under inference_mode),
+    whose object identity is then all there is: the samplers hand each model call a new sigma tensor."""
+    return None if t.is_inference() else t._version

@@ -1,7 +1,7 @@
 """The top-level "Hypernetworks" tab (on_ui_tabs): Create, Train and Library.
 
 Only gradio APIs present in both 3.41 (webui 1.10) and 4.x (Forge) are used: gr.update, no gr.Box, no
-Component.update. Training runs as a host job (train_api.start_training); the Train button's handler is a
+Component.update. Training runs as a host job (train_jobs.start_training); the Train button's handler is a
 generator that streams the status, loss plot and last preview until the job ends. Like the webui's own Train
 tab, the button's JS makes a `task(...)` id and starts the host's progress bar on it (requestProgress);
 the job registers that id with modules.progress, so the bar, ETA and Interrupt follow it.
@@ -21,7 +21,7 @@ from sd_hypernet.train.create import FAMILY_SIZES
 from sd_hypernet.train.dataset import LATENT_SAMPLING, SIZE_MODES
 from sd_hypernet.train.templates import list_templates
 
-from . import common, train_api
+from . import common, train_jobs
 
 ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
 LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation", "step", "base model",
@@ -120,7 +120,7 @@ def run_training(host: common.Host, session: dict, id_task, network, values: dic
         yield "<p>Choose a hypernetwork to train.</p>", None, None
         return
     try:
-        job = train_api.start_training(host, os.path.splitext(network)[0], train_options(values),
+        job = train_jobs.start_training(host, os.path.splitext(network)[0], train_options(values),
                                        manager=manager, id_task=task_id(id_task))
     except HypernetError as e:
         yield f"<p style='color:var(--error-text-color, red)'>{html.escape(str(e))}</p>", None, None
@@ -138,7 +138,7 @@ def interrupt_training(session: dict, manager: train_jobs.JobManager | None = No
         job.interrupt()
     try:
         from modules import shared
-        if shared.state.job == train_api.JOB_NAME:
+        if shared.state.job == train_jobs.JOB_NAME:
             shared.state.interrupt()
     except ImportError:
         pass
@@ -282,7 +282,7 @@ def build(host: common.Host):
                         "format": fmt, "overwrite": overwrite, "family": family}
                 if sorted(sizes or []) != sorted(preset):
                     body["sizes"] = [int(s) for s in sizes]
-                out = train_api.create_network(host, body)
+                out = train_jobs.create_network(host, body)
                 return f"<p>Created {html.escape(out['path'])} ({out['parameters']:,} parameters)</p>", \
                     gr.update(choices=network_names(), value=out["name"])
             except HypernetError as e:

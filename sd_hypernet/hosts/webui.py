@@ -143,10 +143,10 @@ class WebuiHost(common.Host):
                 pass
 
 
-def install():
+def install(host_class=WebuiHost):
     """Make the webui host current and register its callbacks (see scripts/hypernetworks.py)."""
     from . import wire
 
-    host = WebuiHost()
+    host = host_class()
     wire(host, extra_callbacks=[(script_callbacks.on_cfg_denoiser, host.on_cfg_denoiser)])
     return None

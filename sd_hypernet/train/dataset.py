@@ -102,6 +102,23 @@ def _load_pixels(path: str, mode: str, width: int, height: int, bucket_step: int
     return pixels, a
 
 
+def image_paths(folder: str) -> list[str]:
+    """The images of a dataset folder (not recursive), sorted; HypernetError naming the folder if there are none."""
+    if not folder:
+        raise HypernetError("dataset folder: none given")
+    if not os.path.isdir(folder):
+        raise HypernetError(f"dataset folder {folder!r} does not exist" if not os.path.exists(folder)
+                            else f"dataset folder {folder!r} is not a folder")
+    try:
+        names = os.listdir(folder)
+    except OSError as e:
+        raise HypernetError(f"dataset folder {folder!r} cannot be read: {e.strerror}") from None
+    paths = sorted(os.path.join(folder, f) for f in names if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
+    if not paths:
+        raise HypernetError(f"dataset folder {folder!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+    return paths
+
+
 class TrainingSet:
     def __init__(self, entries: list[Entry], template_lines: list[str], name: str, shuffle_tags: bool = False,
                  tag_drop_out: float = 0.0, latent_sampling: str = "once", seed: int = 0):
@@ -177,12 +194,7 @@ class TrainingSet:
         """Images in `folder` (not recursive) with `.txt` captions or file-name words, encoded once."""
         if size_mode not in SIZE_MODES:
             raise HypernetError(f"size mode {size_mode!r}; expected one of {', '.join(SIZE_MODES)}")
-        if not folder or not os.path.isdir(folder):
-            raise HypernetError(f"dataset folder {folder!r} does not exist")
-        paths = sorted(os.path.join(folder, f) for f in os.listdir(folder)
-                       if os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS)
-        if not paths:
-            raise HypernetError(f"dataset folder {folder!r} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
+        paths = image_paths(folder)
         entries = []
         for path in paths:
             if interrupted():

@@ -3,6 +3,11 @@
 ldm's own `checkpoint()` (CheckpointFunction) only differentiates the block's own parameters, so the
 networks hooked inside would get no gradient; it is switched off while training. Optional gradient
 checkpointing then uses torch's non-reentrant checkpoint, which differentiates everything.
+
+Forge's transformer blocks add their residuals in place (`x += n` after each attention): the LayerNorm that
+read `x` saved it for backward, so backpropagating to the hooked networks would fail ("modified by an inplace
+operation"). While training, each transformer-block LayerNorm reads a copy of a grad-carrying input instead:
+the in-place add then changes a tensor nobody saved, and the gradients are exact.
 """
 from __future__ import annotations
 
@@ -22,6 +27,25 @@ def _checkpointed(forward, *args, **kwargs):
     return torch_checkpoint(forward, *args, use_reentrant=False, **kwargs)
 
 
+def _norm_reads_a_copy(module, args):
+    x = args[0] if args else None
+    if isinstance(x, torch.Tensor) and x.requires_grad and torch.is_grad_enabled():
+        return (x.clone(),) + tuple(args[1:])
+    return None
+
+
+def guard_inplace_residuals(unet: torch.nn.Module) -> list:
+    """Pre-hooks on the LayerNorms of every transformer block (a module with attn1): handles to remove."""
+    handles = []
+    for block in unet.modules():
+        if not isinstance(getattr(block, "attn1", None), torch.nn.Module):
+            continue
+        for child in block.children():
+            if isinstance(child, torch.nn.LayerNorm) or type(child).__name__ == "LayerNorm":
+                handles.append(child.register_forward_pre_hook(_norm_reads_a_copy))
+    return handles
+
+
 @contextlib.contextmanager
 def frozen_for_training(unet: torch.nn.Module, gradient_checkpointing: bool = False):
     """Freeze every UNet parameter, eval mode, ldm checkpoint flags off; optional torch checkpointing."""
@@ -29,7 +53,9 @@ def frozen_for_training(unet: torch.nn.Module, gradient_checkpointing: bool = Fa
     was_training = unet.training
     flags = []
     wrapped = []
+    guards = []
     try:
+        guards = guard_inplace_residuals(unet)
         for p, _ in grads:
             p.requires_grad_(False)
         unet.eval()
@@ -45,6 +71,8 @@ def frozen_for_training(unet: torch.nn.Module, gradient_checkpointing: bool = Fa
                     wrapped.append(module)
         yield unet
     finally:
+        for handle in guards:
+            handle.remove()
         for module in wrapped:
             del module.forward
         for module, attr in flags:

@@ -230,8 +230,13 @@ class ForgeDriver(WebuiDriver):
         return received
 
 
-DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver}
-HOSTS = ["webui", "forge"]
+class ReforgeDriver(WebuiDriver):
+    """reForge: the webui's processing and extension API, sampling under inference_mode."""
+    name = "reforge"
+
+
+DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver, "reforge": ReforgeDriver}
+HOSTS = ["webui", "forge", "reforge"]
 
 
 

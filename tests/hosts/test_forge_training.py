@@ -87,7 +87,7 @@ def test_v_prediction_model_is_trained_for_v(forge):
 
 
 def test_training_on_forge_reaches_the_backend_unet_and_leaves_it_frozen(forge, tmp_path):
-    from sd_hypernet.hosts import common, train_api
+    from sd_hypernet.hosts import common, train_jobs
     forge.load_model(tiny_unet())
     unet = forge.unet
     initial = save_network(forge, (768, *SELF_DIMS))
@@ -107,7 +107,7 @@ def test_training_on_forge_reaches_the_backend_unet_and_leaves_it_frozen(forge, 
     options = {"data_root": dataset(tmp_path / "data"), "output_dir": str(out), "steps": 4, "save_every": 0,
                "preview_every": 0, "width": 64, "height": 64, "learn_rate": "0.001", "seed": 4}
     try:
-        job = train_api.start_training(common.current(), "fnet", options, threaded=False, manager=JobManager())
+        job = train_jobs.start_training(common.current(), "fnet", options, threaded=False, manager=JobManager())
     finally:
         for h in handles:
             h.remove()
@@ -140,7 +140,7 @@ def test_training_on_forge_reaches_the_backend_unet_and_leaves_it_frozen(forge, 
 def test_sdxl_conditioning_carries_the_vector_and_trains(forge, tmp_path):
     from modules import sd_models
 
-    from sd_hypernet.hosts import common, train_api
+    from sd_hypernet.hosts import common, train_jobs
     sd_models.load_model(sdxl_unet(), "sdxl", name="xl")
     adapter = common.current().training_adapter(TrainOptions(output_dir="unused"), None)
     cond = adapter.encode_text(["a cat", "a cat", "a dog"], [(64, 64), (128, 64), (64, 64)])
@@ -153,7 +153,7 @@ def test_sdxl_conditioning_carries_the_vector_and_trains(forge, tmp_path):
     save_network(forge, (64, 32), name="xlnet")
     options = {"data_root": dataset(tmp_path / "data"), "output_dir": str(tmp_path / "out"), "steps": 2,
                "save_every": 0, "preview_every": 0, "width": 64, "height": 64, "learn_rate": "0.001"}
-    job = train_api.start_training(common.current(), "xlnet", options, threaded=False, manager=JobManager())
+    job = train_jobs.start_training(common.current(), "xlnet", options, threaded=False, manager=JobManager())
     assert job.status == "done", job.error
     assert job.to_dict()["step"] == 2 and math.isfinite(job.to_dict()["loss"])
     assert sd_hypernet.load_file(job.to_dict()["final"]).metadata.get("sd_family") == "sdxl"

@@ -114,7 +114,7 @@ def test_train_button_is_a_queued_host_task_with_progress_and_interrupt(host, tm
     from modules import call_queue, progress, shared
     from modules.progress import ProgressRequest
 
-    from sd_hypernet.hosts import common, tab, train_api
+    from sd_hypernet.hosts import common, tab, train_jobs
 
     host.load_model()
     trainable(host)
@@ -139,7 +139,7 @@ def test_train_button_is_a_queued_host_task_with_progress_and_interrupt(host, tm
     now = progress.progressapi(ProgressRequest(id_task=id_task))
     assert now.active and not now.queued and 0 < now.progress < 1 and now.eta is not None
     assert now.textinfo.startswith("Training hypernetwork: step")
-    assert shared.state.job == train_api.JOB_NAME
+    assert shared.state.job == train_jobs.JOB_NAME
 
     ran = []  # another generation wants the GPU: it waits until the job has ended and let go of the state
 

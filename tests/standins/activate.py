@@ -1,6 +1,6 @@
 """Put one host's stand-in (`tests/standins/<host>/`) on sys.path, isolated from the other host's.
 
-Both hosts provide a top-level `modules` package (Forge also `backend`), so switching hosts must purge
+Every host provides a top-level `modules` package (Forge also `backend`, reForge `modules_forge`), so switching hosts must purge
 those packages and our host glue from sys.modules on the way in and out.
 """
 import contextlib
@@ -8,7 +8,7 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HOST_PACKAGES = ("modules", "backend", "scripts", "sd_hypernet.hosts")
+HOST_PACKAGES = ("modules", "backend", "modules_forge", "ldm_patched", "scripts", "sd_hypernet.hosts")
 
 
 def _purge():

@@ -64,14 +64,14 @@ def _wait(cond, timeout=60):
 
 
 def test_tab_job_flow_progress_interrupt_and_files(webui):
-    from sd_hypernet.hosts import tab, train_api
+    from sd_hypernet.hosts import tab, train_jobs
     manager = JobManager()
     out = webui.tmp / "out"
     opts = tab.train_options({"data_root": str(webui.data), "output_dir": str(out), "steps": 1000, "save_every": 2,
                               "preview_every": 0, "width": 64, "height": 64, "template": "subject_filewords",
                               "learn_rate": "0.001", "clip_grad_mode": "disabled", "mixed_precision": "no",
                               "seed": "3"})
-    job = train_api.start_training(webui.host, "net", opts, manager=manager)
+    job = train_jobs.start_training(webui.host, "net", opts, manager=manager)
     state = webui.shared.state
     seen = {}
 
@@ -80,7 +80,7 @@ def test_tab_job_flow_progress_interrupt_and_files(webui):
         return True
 
     assert _wait(lambda: (job.to_dict().get("step") or 0) >= 3 and running_in_state())
-    assert seen["job"] == train_api.JOB_NAME and "Training hypernetwork: step" in (seen["text"] or "")
+    assert seen["job"] == train_jobs.JOB_NAME and "Training hypernetwork: step" in (seen["text"] or "")
     assert state.job_count == 1000
     state.interrupt()  # the webui's Interrupt button
     assert job.wait(60)
@@ -105,9 +105,9 @@ def test_api_job_lifecycle(webui):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    from sd_hypernet.hosts import train_api
+    from sd_hypernet.hosts import train_routes
     app = FastAPI()
-    train_api.add_routes(webui.host, app, manager=JobManager())
+    train_routes.add_routes(webui.host, app, manager=JobManager())
     client = TestClient(app)
     r = client.post("/sdapi/v1/hypernet/create", json={"name": "fresh", "sizes": [32, 48],
                                                         "layer_structure": "1, 1, 1", "activation_func": "relu"})

@@ -7,7 +7,7 @@ model is loaded lazily at the start of `process_images`.
 """
 import torch
 
-from modules._mirror import run_webui_module
+from mirror_webui import run_webui_module
 
 run_webui_module("processing.py", globals())  # dataclasses, Processed, create_infotext, process_images
 
@@ -98,7 +98,7 @@ def process_images_inner(p):  # noqa: F811 - Forge's loop
     if p.scripts is not None:
         p.scripts.process(p)
     infotexts, output = [], []
-    with torch.no_grad():
+    with torch.inference_mode():  # as Forge's: contexts, sigmas and latents are inference tensors
         p.init(p.all_prompts, p.all_seeds, p.all_subseeds)
         if state.job_count == -1:
             state.job_count = p.n_iter

@@ -1,6 +1,6 @@
 """Forge's modules/scripts.py: the webui's, plus the `process_before_every_sampling` hook (called before every
 sampling pass: txt2img, each hires-fix pass, img2img) on Script and on the runner."""
-from modules._mirror import run_webui_module
+from mirror_webui import run_webui_module
 
 run_webui_module("scripts.py", globals())
 

@@ -3,7 +3,7 @@ generation (or after the selection changed), into `model_data.sd_model`; a reloa
 import torch
 
 from modules import script_callbacks, shared
-from modules._mirror import run_webui_module
+from mirror_webui import run_webui_module
 
 run_webui_module("sd_models.py", globals())  # CheckpointInfo, model_hash: unchanged in Forge
 

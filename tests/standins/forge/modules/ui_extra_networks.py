@@ -1,6 +1,6 @@
 """Forge's modules/ui_extra_networks.py is the webui's except that the Hypernetworks page is not registered
 (its registration is commented out in Forge), so Forge shows no Hypernetworks tab."""
-from modules._mirror import run_webui_module
+from mirror_webui import run_webui_module
 
 run_webui_module("ui_extra_networks.py", globals())
 

@@ -28,7 +28,7 @@ def _attention(attn, q_in, context=None, value=None):
 
 
 def transformer_block_forward(block: BasicTransformerBlock, x, context=None, transformer_options={}):
-    """Forge's BasicTransformerBlock._forward, on an ldm block's modules."""
+    """Forge's BasicTransformerBlock._forward, on an ldm block's modules: residuals added in place, as Forge adds them."""
     extra_options = {}
     patches = {}
     for k, v in transformer_options.items():
@@ -51,7 +51,7 @@ def transformer_block_forward(block: BasicTransformerBlock, x, context=None, tra
     n = _attention(block.attn1, n, context_attn1, value_attn1)
     for p in patches.get("attn1_output_patch", []):
         n = p(n, extra_options)
-    x = x + n
+    x += n  # in place, as Forge does: autograd through here trips over the LayerNorm's saved input
     for p in patches.get("middle_patch", []):
         x = p(x, extra_options)
 
@@ -65,8 +65,11 @@ def transformer_block_forward(block: BasicTransformerBlock, x, context=None, tra
     n = _attention(block.attn2, n, context_attn2, value_attn2)
     for p in patches.get("attn2_output_patch", []):
         n = p(n, extra_options)
-    x = x + n
-    return block.ff(block.norm3(x)) + x
+    x += n
+    x_skip = x
+    x = block.ff(block.norm3(x))
+    x += x_skip
+    return x
 
 
 def spatial_transformer_forward(st: SpatialTransformer, x, context=None, transformer_options={}):

@@ -1,5 +1,5 @@
-"""Training as a host job: the loaded model as a training adapter, create / start / progress / interrupt,
-and their HTTP routes. The tab (tab.py) and the routes share these functions.
+"""Training as a host job: create / start / progress / interrupt, shared by the tab (tab.py) and the routes
+(train_routes.py). A request is checked whole, dataset folder included, before anything is queued.
 
 A job runs on a thread the way the webui's `call_queue.wrap_gradio_gpu_call` runs a UI job: queued on
 `modules.progress` under its task id, then holding the queue lock (generation elsewhere waits) with that task
@@ -12,109 +12,21 @@ import contextlib
 import datetime
 import os
 
-import torch
-
 from sd_hypernet import formats
 from sd_hypernet.errors import HypernetError
 from sd_hypernet.train import jobs as train_jobs
+from sd_hypernet.train import templates
 from sd_hypernet.train.create import create_file
-from sd_hypernet.train.dataset import TrainingSet
+from sd_hypernet.train.dataset import TrainingSet, image_paths
 from sd_hypernet.train.options import TrainOptions
 from sd_hypernet.train.trainer import Trainer
 
 from . import common
+from .train_webui import SdModelAdapter, base_model_info, webui_preview
 
-PREFIX = "/sdapi/v1/hypernet"
 JOB_NAME = "train-hypernetwork"
 
 
-# -- the loaded model as a training adapter ------------------------------------------------------------------
-class SdModelAdapter:
-    """ldm `LatentDiffusion` or sgm `DiffusionEngine` (SDXL) as the webui loads them."""
-
-    def __init__(self, sd_model, width: int = 512, height: int = 512, preview=None):
-        self.sd_model = sd_model
-        self.unet = sd_model.model.diffusion_model
-        ac = getattr(sd_model, "alphas_cumprod", None)
-        if ac is None:
-            raise HypernetError("the loaded model has no noise schedule (alphas_cumprod); cannot train on it")
-        self.alphas_cumprod = torch.as_tensor(ac).detach().cpu()
-        self.prediction_type = "v" if getattr(sd_model, "parameterization", "eps") == "v" else "eps"
-        self.is_sgm = bool(getattr(sd_model, "is_sdxl", False))
-        self.size = (height, width)
-        self._preview = preview
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.unet.parameters()).device
-
-    def encode_images(self, pixels):
-        m = self.sd_model
-        pixels = pixels.to(self.device, next(m.first_stage_model.parameters()).dtype
-                           if hasattr(m, "first_stage_model") else pixels.dtype)
-        dist = m.encode_first_stage(pixels)
-        mean, std = getattr(dist, "mean", None), getattr(dist, "std", None)
-        scale = float(getattr(m, "scale_factor", 1.0))
-        if torch.is_tensor(mean) and torch.is_tensor(std) and not self.is_sgm:
-            return mean.float() * scale, std.float() * scale
-        if hasattr(m, "get_first_stage_encoding"):
-            return m.get_first_stage_encoding(dist).float(), None
-        return dist.float(), None  # sgm: already sampled and scaled
-
-    def encode_text(self, texts, sizes):
-        m = self.sd_model
-        if not self.is_sgm:
-            return {"context": m.get_learned_conditioning(list(texts))}
-        from modules import prompt_parser
-        out = [None] * len(texts)
-        for size in dict.fromkeys(sizes):
-            idx = [i for i, s in enumerate(sizes) if s == size]
-            cond = m.get_learned_conditioning(prompt_parser.SdConditioning(
-                [texts[i] for i in idx], width=size[1], height=size[0]))
-            for j, i in enumerate(idx):
-                out[i] = {"context": cond["crossattn"][j:j + 1], "y": cond["vector"][j:j + 1]}
-        return {key: torch.cat([o[key] for o in out]) for key in ("context", "y")}
-
-    def apply_unet(self, x_t, t, cond):
-        dtype = next(self.unet.parameters()).dtype
-        y = cond.get("y")
-        return self.unet(x_t.to(dtype), timesteps=t, context=cond["context"].to(dtype),
-                         y=None if y is None else y.to(dtype))
-
-    def preview(self, prompt, step, network):
-        return self._preview(prompt, step, network) if self._preview else None
-
-
-def webui_preview(width: int, height: int, steps: int = 20, seed: int = -1):
-    """A txt2img render with the network already hooked in (so extra networks are off), or None."""
-    def render(prompt, step, network):
-        try:
-            from modules import processing, shared
-            p = processing.StableDiffusionProcessingTxt2Img(
-                sd_model=shared.sd_model, prompt=prompt, steps=steps, width=width, height=height, seed=seed,
-                do_not_save_grid=True, do_not_save_samples=True)
-            p.disable_extra_networks = True
-            processed = processing.process_images(p)
-            return processed.images[0] if processed.images else None
-        except Exception as e:  # a failed preview must not end the training
-            print(f"[hypernetworks] preview at step {step} failed: {e}")
-            return None
-    return render
-
-
-def base_model_info(sd_model) -> dict:
-    info = getattr(sd_model, "sd_checkpoint_info", None)
-    family = None
-    for flag, fam in (("is_sdxl", "sdxl"), ("is_sd2", "sd2"), ("is_sd1", "sd1")):
-        if getattr(sd_model, flag, False):
-            family = fam
-            break
-    return {"name": getattr(info, "name_for_extra", None) or getattr(info, "name", None),
-            "hash": getattr(info, "shorthash", None) or getattr(sd_model, "sd_model_hash", None),
-            "family": family}
-
-
-# -- webui job plumbing -------------------------------------------------------------------------------------
 def _queue_lock():
     try:
         from modules.call_queue import queue_lock
@@ -149,6 +61,16 @@ def default_output_dir(name: str) -> str:
     return os.path.join("textual_inversion", datetime.date.today().isoformat(), name, "hypernetworks")
 
 
+def check_request(opts: TrainOptions, resume_from: str | None) -> None:
+    """What a job would only find out later: the dataset folder and its images, the template, the snapshot."""
+    if not opts.data_root:
+        raise HypernetError("training option data_root: the dataset folder is required")
+    image_paths(opts.data_root)
+    templates.load_template(opts.template)
+    if resume_from and not os.path.isfile(resume_from):
+        raise HypernetError(f"resume_from {resume_from!r}: no such snapshot file")
+
+
 def start_training(host: common.Host, network: str, options: dict, threaded: bool = True,
                    manager: train_jobs.JobManager | None = None, id_task: str | None = None) -> train_jobs.Job:
     """Start training the library network `network` with `options` (TrainOptions fields, plus `resume_from`
@@ -166,8 +88,7 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     name = options.get("name") or os.path.splitext(os.path.basename(source))[0]
     options.setdefault("output_dir", default_output_dir(name))
     opts = TrainOptions.from_dict(options).validate()
-    if not opts.data_root:
-        raise HypernetError("training option data_root: the dataset folder is required")
+    check_request(opts, resume_from)
     make = getattr(host, "training_adapter", None)  # a host whose model is not ldm/sgm-shaped (Forge)
     if make is None and shared.sd_model is None:
         raise HypernetError("no model is loaded; load a checkpoint first")
@@ -271,36 +192,3 @@ def create_network(host: common.Host, body: dict) -> dict:
     net = formats.load_file(path)
     return {"name": os.path.splitext(os.path.basename(path))[0], "path": path, "family": net.family,
             "sizes": net.sizes, "parameters": net.parameter_count()}
-
-
-# -- HTTP routes --------------------------------------------------------------------------------------------
-def add_routes(host: common.Host, app, manager: train_jobs.JobManager | None = None) -> None:
-    from fastapi import Body, HTTPException
-
-    def guarded(fn, *args, status=400):
-        try:
-            return fn(*args)
-        except HypernetError as e:
-            raise HTTPException(status_code=status, detail=str(e))
-
-    def create(body: dict = Body(...)):
-        return guarded(create_network, host, body)
-
-    def train(body: dict = Body(...)):
-        body = dict(body)
-        network = body.pop("network", None) or body.pop("hypernetwork_name", None)
-        if not network:
-            raise HTTPException(status_code=400, detail="'network' (the hypernetwork to train) is required")
-        job = guarded(lambda: start_training(host, network, body, manager=manager))
-        return job.to_dict()
-
-    def job_progress(job_id: str):
-        return guarded(progress, job_id, manager, status=404)
-
-    def job_interrupt(job_id: str):
-        return guarded(interrupt, job_id, manager, status=404)
-
-    app.add_api_route(f"{PREFIX}/create", create, methods=["POST"])
-    app.add_api_route(f"{PREFIX}/train", train, methods=["POST"])
-    app.add_api_route(f"{PREFIX}/train/{{job_id}}", job_progress, methods=["GET"])
-    app.add_api_route(f"{PREFIX}/train/{{job_id}}/interrupt", job_interrupt, methods=["POST"])

@@ -1,0 +1,45 @@
+"""The training HTTP routes: create, train, a job's progress, interrupt. Bad requests answer 4xx before
+anything is queued (train_jobs checks them whole)."""
+from __future__ import annotations
+
+from sd_hypernet.errors import HypernetError
+from sd_hypernet.train import jobs as train_jobs
+
+from . import common
+from .train_jobs import create_network, interrupt, progress, start_training
+
+PREFIX = "/sdapi/v1/hypernet"
+
+
+def add_routes(host: common.Host, app, manager: train_jobs.JobManager | None = None) -> None:
+    from fastapi import Body, HTTPException
+
+    def guarded(fn, *args, status=400):
+        try:
+            return fn(*args)
+        except HypernetError as e:
+            raise HTTPException(status_code=status, detail=str(e))
+        except (ValueError, TypeError) as e:  # a field of the wrong type ("steps": "many")
+            raise HTTPException(status_code=400, detail=f"bad request: {e}")
+
+    def create(body: dict = Body(...)):
+        return guarded(create_network, host, body)
+
+    def train(body: dict = Body(...)):
+        body = dict(body)
+        network = body.pop("network", None) or body.pop("hypernetwork_name", None)
+        if not network:
+            raise HTTPException(status_code=400, detail="'network' (the hypernetwork to train) is required")
+        job = guarded(lambda: start_training(host, network, body, manager=manager))
+        return job.to_dict()
+
+    def job_progress(job_id: str):
+        return guarded(progress, job_id, manager, status=404)
+
+    def job_interrupt(job_id: str):
+        return guarded(interrupt, job_id, manager, status=404)
+
+    app.add_api_route(f"{PREFIX}/create", create, methods=["POST"])
+    app.add_api_route(f"{PREFIX}/train", train, methods=["POST"])
+    app.add_api_route(f"{PREFIX}/train/{{job_id}}", job_progress, methods=["GET"])
+    app.add_api_route(f"{PREFIX}/train/{{job_id}}/interrupt", job_interrupt, methods=["POST"])
