@@ -1,6 +1,7 @@
 """Attach a chain of hypernetworks to any UNet whose attention modules have `to_k`/`to_v` layers."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 import weakref
@@ -83,6 +84,12 @@ class ChainApplier:
             table.append(mults if any(mults) else None)
         self.table = table
 
+    def drop_chain(self) -> None:
+        """Apply nothing from now on (a network failed): every site's multipliers become None."""
+        self.chain, self.active = [], []
+        self.clear_cache()
+        self._fill_table()
+
     def set_step(self, step: int | None, total: int | None = None) -> None:
         self.step, self.total = step, total
         active = [e for e in self.chain if e.active_at(step, total)]
@@ -136,11 +143,13 @@ class ChainApplier:
 
     def _compute(self, context, mults):
         device_type = _autocast_device(context)
-        chain = [ChainEntry(e.network, m) for e, m in zip(self.active, mults) if m]
-        if device_type is None:
-            return apply_chain(chain, context)
-        with torch.autocast(device_type, enabled=False):
-            return apply_chain(chain, context)
+        with torch.autocast(device_type, enabled=False) if device_type else contextlib.nullcontext():
+            ctx_k = ctx_v = context
+            width = context.shape[-1]
+            for entry, m in zip(self.active, mults):
+                if m:  # a non-zero multiplier means the network has this width
+                    ctx_k, ctx_v = transform_pair(entry.network.layers[width], ctx_k, ctx_v, m, entry.network)
+            return ctx_k, ctx_v
 
 
 _BLOCK_PATTERNS = (
@@ -246,6 +255,7 @@ class Patcher:
         self._handles = []
         self._removed = False
         self.hooked: list[Site] = []
+        self.on_error = None  # (network names, exception) when a network fails inside a UNet call
 
     # -- hooks: only while a chain is set, only where it does something ----------------------------------------
     def _rehook(self) -> None:
@@ -270,6 +280,11 @@ class Patcher:
         self._handles = []
         self.hooked = []
 
+    def _failed(self, applier: ChainApplier, error: Exception) -> None:
+        names = ", ".join(e.name for e in applier.chain)
+        applier.drop_chain()  # every hook lets its input through from now on
+        (self.on_error or _print_error)(names, error)
+
     def _new_call(self, module, args):
         self.applier.new_call()
 
@@ -288,7 +303,11 @@ class Patcher:
                     applier.call_stamp if context.is_inference() else context._version):
                 found = slot.results.get(mults)
             if found is None:
-                found = applier.lookup(context, kind, mults)
+                try:
+                    found = applier.lookup(context, kind, mults)
+                except Exception as e:  # a generation never fails because of us: the chain is dropped
+                    self._failed(applier, e)
+                    return None
             else:
                 applier.hits += 1
             out = found[which]
@@ -346,6 +365,10 @@ class Patcher:
     @property
     def hook_count(self) -> int:
         return len(self._handles)
+
+
+def _print_error(names: str, error: Exception) -> None:
+    print(f"[hypernetworks] skipped {names}: {type(error).__name__}: {error}")
 
 
 def attach(unet, apply_to_self: bool = True) -> Patcher:

@@ -6,6 +6,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+import torch
+
 from . import formats, hashing
 from .errors import HypernetError, UnknownNetwork
 
@@ -150,7 +152,8 @@ class Library:
             if cached is not None and cached[0] == version:
                 self._loaded.move_to_end(item.path)
                 return cached[1]
-        net = formats.load_file(item.path)
+        with torch.inference_mode(False):  # normal tensors even when a host loads under inference_mode
+            net = formats.load_file(item.path)
         with self._lock:
             self.disk_loads += 1
             self._loaded[item.path] = (version, net)
@@ -166,6 +169,19 @@ class Library:
         with self._lock:
             self.cache_size = size
             self._evict()
+
+    def offload_except(self, keep) -> int:
+        """Move every cached network not in `keep` back to the CPU (no accelerator memory for networks the
+        current generation does not use); returns how many moved."""
+        keep_ids = {id(n) for n in keep}
+        with self._lock:
+            idle = [net for _, net in self._loaded.values() if id(net) not in keep_ids]
+        moved = 0
+        for net in idle:
+            if net.device().type != "cpu":
+                net.to("cpu")
+                moved += 1
+        return moved
 
     def unload_all(self) -> None:
         with self._lock:

@@ -220,19 +220,17 @@ class Hypernetwork:
         return any(m.training for m in self.modules())
 
     def to(self, device=None, dtype=None) -> "Hypernetwork":
-        for mod in self.modules():
-            mod.to(device=device, dtype=dtype)
+        # normal tensors even when called under inference_mode (Forge, reForge): a later training or a move
+        # outside it must be able to use them
+        with torch.inference_mode(False), torch.no_grad():
+            for mod in self.modules():
+                mod.to(device=device, dtype=dtype)
         return self
 
     def device(self) -> torch.device:
         for p in self.parameters():
             return p.device
         return torch.device("cpu")
-
-    def _ensure_device(self, device: torch.device) -> None:
-        # Networks follow the context lazily, as the webui keeps them on the compute device.
-        if self.device() != device:
-            self.to(device)
 
     def module_pair(self, dim: int):
         return self.layers.get(dim)
@@ -250,8 +248,9 @@ class Hypernetwork:
 
 def transform_pair(pair, ctx_k: torch.Tensor, ctx_v: torch.Tensor, multiplier: float, net: Hypernetwork):
     """Apply one (k, v) module pair in fp32 and hand back the input dtype, as the webui's cond casts do."""
-    net._ensure_device(ctx_k.device)
     k_mod, v_mod = pair
+    if k_mod.linear[0].weight.device != ctx_k.device:  # networks follow the context lazily, as in the webui
+        net.to(ctx_k.device)
     dtype = ctx_k.dtype
     k32 = ctx_k.float()
     v32 = k32 if ctx_v is ctx_k else ctx_v.float()

@@ -125,6 +125,7 @@ class HypernetHandler(extra_networks.ExtraNetwork):
         for label, reason in self.host.set_chain(p, chain):
             report.hashes.pop(infotext_name(label), None)
             self._problem(p, label, reason)
+        lib.offload_except(e.network for e in chain)
         if lib.scans != scans:
             sync_host_list(self.host)
         self._write_infotext(p, report)

@@ -177,8 +177,7 @@ class ForgeHost(WebuiHost):
         names = ", ".join(e.name for e in applier.chain) or "?"
         if applier.chain:
             self.warn(f"skipped {names} for the rest of this pass: {type(error).__name__}: {error}", toast=True)
-        applier.chain, applier.active = [], []  # the patch's table empties with the active list
-        applier.set_sites([])
+        applier.drop_chain()  # the patch's table empties with the active list
 
     def training_adapter(self, opts, preview=None):
         """The trainer's adapter for Forge's model (train_forge.py)."""

@@ -50,6 +50,8 @@ class WebuiHost(common.Host):
         self.detach()
         if unet is not None:
             self.patcher = sd_hypernet.attach(unet, apply_to_self=bool(self.opt(common.OPT_SELF_ATTENTION, True)))
+            self.patcher.on_error = lambda names, e: self.warn(
+                f"skipped {names} for the rest of this generation: {type(e).__name__}: {e}", toast=True)
         return self.patcher
 
     def detach(self):

@@ -97,4 +97,24 @@ class TrainOptions:
         unknown = sorted(set(data) - names)
         if unknown:
             raise HypernetError(f"unknown training option(s): {', '.join(unknown)}")
-        return cls(**data)
+        return cls(**{key: _coerce(key, value) for key, value in data.items()})
+
+
+_NUMBER_FIELDS = {f.name: type(f.default) for f in dataclasses.fields(TrainOptions)
+                  if type(f.default) in (int, float) and not isinstance(f.default, bool)}
+
+
+def _coerce(key: str, value):
+    """A number field given as text ("500") is read; one that is no number is named in the error."""
+    kind = _NUMBER_FIELDS.get(key)
+    if kind is None or value is None:
+        return value
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise HypernetError(f"training option {key}={value!r}: expected a number") from None
+    if kind is int:
+        if number != int(number):
+            raise HypernetError(f"training option {key}={value!r}: expected a whole number")
+        return int(number)
+    return number

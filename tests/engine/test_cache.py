@@ -160,3 +160,28 @@ def test_training_mode_is_never_cached():
     assert a[0] is not b[0]
     assert not torch.equal(a[0], b[0])  # separate dropout draws
     net.eval()
+
+
+def test_inference_tensors_are_cached_within_a_model_call_only(chain):
+    # Forge and reForge sample under inference_mode: no version counter, so a result lives one model call
+    applier = ChainApplier(chain)
+    with torch.inference_mode():
+        ctx = torch.randn(2, 5, 24)
+        first = applier.transform(ctx, "cross")
+        assert applier.transform(ctx, "cross")[0] is first[0]
+        ctx.mul_(2.0)  # allowed on an inference tensor, invisible to a version check
+        applier.new_call()
+        after = applier.transform(ctx, "cross")
+    assert after[0] is not first[0]
+    assert torch.equal(after[0], sd_hypernet.apply_chain(chain, ctx)[0])
+    assert (applier.hits, applier.misses) == (1, 2)
+
+
+def test_normal_and_inference_contexts_side_by_side(chain):
+    applier = ChainApplier(chain)
+    normal = torch.randn(2, 5, 24)
+    with torch.inference_mode():
+        inference = normal.clone()
+        k_inf, _ = applier.transform(inference, "cross")
+    k_normal, _ = applier.transform(normal, "cross")
+    assert k_normal is not k_inf and torch.equal(k_normal, k_inf)

@@ -3,6 +3,7 @@ import os
 
 import pytest
 import safetensors
+import torch
 
 import sd_hypernet
 from sd_hypernet import HypernetError, formats
@@ -207,3 +208,14 @@ def test_find_by_hash(tree):
     assert lib.find_by_hash(short.upper()).relpath == gamma.relpath
     assert lib.find_by_hash("0123456789") is None
     assert gamma.short_hash() == short
+
+
+def test_networks_the_generation_does_not_use_leave_the_accelerator(tree):
+    lib = Library(tree)
+    a, b = lib.load("alpha"), lib.load("beta")
+    moves = []
+    for net in (a, b):  # as if both had been used on an accelerator before (no GPU here: device and move recorded)
+        net.device = lambda: torch.device("cuda", 0)
+        net.to = lambda device, net=net: moves.append((net, device))
+    assert lib.offload_except([b]) == 1
+    assert moves == [(a, "cpu")]

@@ -30,3 +30,8 @@ def webui(tmp_path):
 @pytest.fixture
 def forge(tmp_path):
     yield from _driven("forge", tmp_path)
+
+
+@pytest.fixture
+def reforge(tmp_path):
+    yield from _driven("reforge", tmp_path)

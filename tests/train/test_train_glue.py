@@ -153,3 +153,34 @@ def test_library_rows_and_convert(webui):
     with pytest.raises(sd_hypernet.HypernetError, match="already exists"):
         tab.convert(webui.host, "net.safetensors", ".pt")
     assert sorted(r[0] for r in tab.library_rows(webui.host)) == ["net.pt", "net.safetensors"]
+
+
+def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_path):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from sd_hypernet.hosts import train_routes
+    manager = JobManager()
+    app = FastAPI()
+    train_routes.add_routes(webui.host, app, manager=manager)
+    client = TestClient(app)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no image here")
+    base = {"network": "net", "output_dir": str(tmp_path / "out"), "steps": 2}
+    cases = [
+        ({"data_root": str(tmp_path / "nowhere")}, "does not exist"),
+        ({"data_root": str(empty)}, "holds no images"),
+        ({"data_root": str(webui.data), "width": 100}, "multiples of 8"),
+        ({"data_root": str(webui.data), "template": "no_such_template"}, "not found"),
+        ({"data_root": str(webui.data), "steps": "many"}, "steps"),
+        ({"data_root": str(webui.data), "resume_from": str(tmp_path / "gone.pt")}, "no such snapshot"),
+        ({"network": "no_such_network", "data_root": str(webui.data)}, "no_such_network"),
+    ]
+    for extra, words in cases:
+        r = client.post("/sdapi/v1/hypernet/train", json={**base, **extra})
+        assert r.status_code in (400, 404), (extra, r.status_code, r.text)
+        assert words in r.json()["detail"], (extra, r.json())
+    assert str(tmp_path / "nowhere") in client.post(
+        "/sdapi/v1/hypernet/train", json={**base, "data_root": str(tmp_path / "nowhere")}).json()["detail"]
+    assert manager.jobs == {}
