@@ -65,7 +65,8 @@ def transform_pair(pair, ctx_k: torch.Tensor, ctx_v: torch.Tensor, multiplier: f
     """Same contract as network.transform_pair."""
     if ctx_v is not ctx_k or net.training or not fusable(pair):
         return plain_transform_pair(pair, ctx_k, ctx_v, multiplier, net)
-    net._ensure_device(ctx_k.device)
+    if net.device() != ctx_k.device:
+        net.to(ctx_k.device)
     dtype = ctx_k.dtype
     x = ctx_k.float()
     fused = fused_for(net, x.shape[-1], pair)

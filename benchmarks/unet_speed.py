@@ -107,18 +107,21 @@ class Ours:
 
     def __init__(self, unet, chain):
         self.patcher = sh.attach(unet)
-        self.patcher.set_chain(chain)
         self.seconds = 0.0
-        applier = self.patcher.applier
-        plain = applier.transform
+        make_hook = self.patcher._make_hook
 
-        def timed(*args, **kwargs):  # an instance attribute: the hooks look it up on every call
-            t0 = hook_clock()
-            try:
-                return plain(*args, **kwargs)
-            finally:
-                self.seconds += hook_clock() - t0
-        applier.transform = timed
+        def timed_hook(*args):  # an instance attribute: set_chain builds every hook through it
+            hook_fn = make_hook(*args)
+
+            def timed(module, inputs):
+                t0 = hook_clock()
+                try:
+                    return hook_fn(module, inputs)
+                finally:
+                    self.seconds += hook_clock() - t0
+            return timed
+        self.patcher._make_hook = timed_hook
+        self.patcher.set_chain(chain)
 
     def remove(self):
         self.patcher.remove()
