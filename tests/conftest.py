@@ -12,3 +12,19 @@ def conformance():
     if not os.path.isfile(os.path.join(path, "cases.json")):
         pytest.fail(f"conformance data missing at {path} (it must sit next to the project checkout)")
     return path
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own empty cache file and host cache folder (never the user's ~/.cache), and the
+    process forgets earlier tests' descriptions and hashes, as after a restart."""
+    from sd_hypernet import hashing, info, store
+
+    folder = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv(store.ENV_DIR, str(folder / "own"))
+    monkeypatch.setenv("SD_WEBUI_CACHE_DIR", str(folder / "host"))
+    store.install(None)
+    hashing.forget()
+    info.forget()
+    yield folder
+    store.install(None)
