@@ -60,19 +60,22 @@ def cmd_info(args) -> int:
     if not args.files:
         print("error: no hypernetwork files found", file=sys.stderr)
         return 1
-    hashing.progress_stream = sys.stderr  # stdout carries the answer (--json)
-    for path in args.files:
-        try:
-            info = cached_describe(path)  # from the header; remembered in the per-user cache file
-            if args.no_hash:
-                info.pop("sha256", None), info.pop("short_hash", None)
-            else:
-                full = file_hash(path)
-                info.update(sha256=full, short_hash=full[:10])
-            results.append(info)
-        except (HypernetError, OSError) as e:
-            failed = True
-            print(f"error: {e}", file=sys.stderr)
+    stream, hashing.progress_stream = hashing.progress_stream, sys.stderr  # stdout carries the answer (--json)
+    try:
+        for path in args.files:
+            try:
+                info = cached_describe(path)  # from the header; remembered in the per-user cache file
+                if args.no_hash:
+                    info.pop("sha256", None), info.pop("short_hash", None)
+                else:
+                    full = file_hash(path)
+                    info.update(sha256=full, short_hash=full[:10])
+                results.append(info)
+            except (HypernetError, OSError) as e:
+                failed = True
+                print(f"error: {e}", file=sys.stderr)
+    finally:
+        hashing.progress_stream = stream
     if args.json:
         payload = results[0] if len(args.files) == 1 and results else results
         print(json.dumps(payload, indent=2, default=str))

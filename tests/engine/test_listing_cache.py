@@ -299,3 +299,19 @@ def test_metadata_that_is_not_plain_data_is_not_stored_but_still_right(tmp_path)
     restart()
     assert info.cached_describe(path) == first
     assert store.section(info.SECTION).get(os.path.abspath(path)) is None
+
+
+def test_cli_info_hashes_through_file_hash_with_progress_on_stderr(tmp_path, monkeypatch, capsys):
+    from sd_hypernet.cli import main
+
+    path = make_library(tmp_path / "lib", 1)[0]
+    monkeypatch.setattr(hashing, "PROGRESS_MIN_BYTES", 0)
+    assert main(["info", "--json", path]) == 0
+    out = capsys.readouterr()
+    shown = json.loads(out.out)
+    assert shown["sha256"] == hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert f"Calculating sha256 for {path}: {shown['sha256']}" in out.err
+    assert hashing.progress_stream is None
+    monkeypatch.setattr(hashing, "_compute", lambda p: pytest.fail("hashed twice"))
+    assert main(["info", "--json", path]) == 0
+    assert json.loads(capsys.readouterr().out) == shown
