@@ -134,18 +134,21 @@ class JsonFileStore(MemoryStore):
         self._write_lock = threading.Lock()
         atexit.register(self.flush)
 
-    def _read_file(self) -> dict:
+    def _read_file(self, quiet: bool = False) -> dict:
         try:
             with open(self.path, encoding="utf8") as f:
                 data = json.load(f)
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as e:
-            _warn(f"cache file {self.path} cannot be read ({type(e).__name__}: {e}); starting with an empty cache")
+            if not quiet:
+                _warn(f"cache file {self.path} cannot be read ({type(e).__name__}: {e}); "
+                      f"starting with an empty cache")
             return {}
         if not isinstance(data, dict) or data.get("version") != self.VERSION \
                 or not isinstance(data.get("sections"), dict):
-            _warn(f"cache file {self.path} is not a cache this version reads; starting with an empty cache")
+            if not quiet:
+                _warn(f"cache file {self.path} is not a cache this version reads; starting with an empty cache")
             return {}
         return {name: values for name, values in data["sections"].items() if isinstance(values, dict)}
 
@@ -183,7 +186,7 @@ class JsonFileStore(MemoryStore):
                 self._dirty = False
             if timer is not None:
                 timer.cancel()
-            merged = self._read_file() if os.path.exists(self.path) else {}
+            merged = self._read_file(quiet=True)  # another process's entries since we read it
             for name, values in ours.items():
                 merged.setdefault(name, {}).update(values)
             tmp = f"{self.path}.tmp-{os.getpid()}-{threading.get_ident()}"
