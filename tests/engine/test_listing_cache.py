@@ -315,3 +315,13 @@ def test_cli_info_hashes_through_file_hash_with_progress_on_stderr(tmp_path, mon
     monkeypatch.setattr(hashing, "_compute", lambda p: pytest.fail("hashed twice"))
     assert main(["info", "--json", path]) == 0
     assert json.loads(capsys.readouterr().out) == shown
+
+
+def test_legacy_non_zip_pt_is_described_too(tmp_path):
+    import torch
+    net = sd_hypernet.create([768, 320], [1, 0.05, 1], "relu", name="legacy")
+    data = {dim: (k.state_dict(), v.state_dict()) for dim, (k, v) in net.layers.items()}
+    data.update(net.metadata)
+    path = str(tmp_path / "legacy.pt")
+    torch.save(data, path, _use_new_zipfile_serialization=False)  # cannot be memory-mapped: loaded instead
+    assert info.describe_header(path) == info.describe(path, with_hash=False)
