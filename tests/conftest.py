@@ -14,6 +14,22 @@ def conformance():
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_for_subprocesses(tmp_path_factory):
+    """Processes started by module- or session-scoped fixtures (gradio builds) copy os.environ before any
+    test runs: they get a private cache too, never the user's ~/.cache or a cache/ folder in the checkout."""
+    folder = tmp_path_factory.mktemp("session-cache")
+    saved = {key: os.environ.get(key) for key in ("SD_HYPERNET_CACHE_DIR", "SD_WEBUI_CACHE_DIR")}
+    os.environ["SD_HYPERNET_CACHE_DIR"] = str(folder / "own")
+    os.environ["SD_WEBUI_CACHE_DIR"] = str(folder / "host")
+    yield
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own empty cache file and host cache folder (never the user's ~/.cache), and the
