@@ -8,9 +8,10 @@ import sys
 
 import torch
 
+from . import hashing
 from .errors import HypernetError
 from .formats import load_file, save_file
-from .info import describe
+from .info import cached_describe, file_hash
 from .library import walk
 from .network import FAMILY_LABELS
 
@@ -37,7 +38,7 @@ def format_info(info: dict) -> str:
         ("parameters", f"{info['parameters']:,}"),
         ("file size", f"{info['file_size']:,} bytes"),
     ]
-    if "sha256" in info:
+    if info.get("sha256"):
         rows.append(("sha256", f"{info['sha256']} (short {info['short_hash']})"))
     lines = [info["file"]] + [f"  {label + ':':<17}{value}" for label, value in rows] + ["  metadata:"]
     for key in sorted(info["metadata"]):
@@ -59,12 +60,22 @@ def cmd_info(args) -> int:
     if not args.files:
         print("error: no hypernetwork files found", file=sys.stderr)
         return 1
-    for path in args.files:
-        try:
-            results.append(describe(path, with_hash=not args.no_hash))
-        except HypernetError as e:
-            failed = True
-            print(f"error: {e}", file=sys.stderr)
+    stream, hashing.progress_stream = hashing.progress_stream, sys.stderr  # stdout carries the answer (--json)
+    try:
+        for path in args.files:
+            try:
+                info = cached_describe(path)  # from the header; remembered in the per-user cache file
+                if args.no_hash:
+                    info.pop("sha256", None), info.pop("short_hash", None)
+                else:
+                    full = file_hash(path)
+                    info.update(sha256=full, short_hash=full[:10])
+                results.append(info)
+            except (HypernetError, OSError) as e:
+                failed = True
+                print(f"error: {e}", file=sys.stderr)
+    finally:
+        hashing.progress_stream = stream
     if args.json:
         payload = results[0] if len(args.files) == 1 and results else results
         print(json.dumps(payload, indent=2, default=str))

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import zipfile
+from dataclasses import dataclass
 
 import torch
 from torch import serialization as torch_serialization
@@ -91,9 +92,9 @@ def _malformed(path: str):
         raise HypernetError(f"{_describe(path)}: malformed hypernetwork data: {detail}") from None
 
 
-def _check_shapes(state, metadata, source) -> None:
+def _check_shapes(state, metadata, source) -> dict:
     """Compare the file's tensors with the recorded structure on the meta device, before allocating anything:
-    a tiny file must not make us build gigabytes of layers."""
+    a tiny file must not make us build gigabytes of layers. Returns the meta-device layers."""
     with torch.device("meta"):
         expected = build(state, metadata["layer_structure"], metadata["activation_func"], metadata["is_layer_norm"],
                          metadata["activate_output"], metadata["dropout_structure"], source=source)
@@ -111,16 +112,23 @@ def _check_shapes(state, metadata, source) -> None:
                     ", ".join(f"{k} is {list(have[k])} not {list(want[k])}" for k in wrong)) if part)
                 raise HypernetError(f"{source}: width {dim} ({which}) does not match its recorded structure "
                                     f"{metadata['layer_structure']} / {metadata['activation_func']}: {detail}")
+    return expected
 
 
-def from_state_dicts(state: dict[int, tuple[dict, dict]], metadata: dict, path: str) -> Hypernetwork:
+def _validate(state: dict, metadata: dict, path: str) -> dict:
+    """Every check a load makes before it allocates weights; the meta-device layers of the network."""
     source = _describe(path)
     if not state:
         raise HypernetError(f"{source}: holds no hypernetwork modules")
     bad_widths = [d for d in state if d <= 0]
     if bad_widths:
         raise HypernetError(f"{source}: context widths must be positive, got {bad_widths}")
-    _check_shapes(state, metadata, source)
+    return _check_shapes(state, metadata, source)
+
+
+def from_state_dicts(state: dict[int, tuple[dict, dict]], metadata: dict, path: str) -> Hypernetwork:
+    source = _describe(path)
+    _validate(state, metadata, path)
     layers = build(state, metadata["layer_structure"], metadata["activation_func"], metadata["is_layer_norm"],
                    metadata["activate_output"], metadata["dropout_structure"], source=source)
     for dim, (k_sd, v_sd) in state.items():
@@ -136,12 +144,26 @@ def from_state_dicts(state: dict[int, tuple[dict, dict]], metadata: dict, path: 
 
 # ---- .pt / .ckpt -----------------------------------------------------------------------------------------
 
-def _read_pickle(path: str) -> dict:
+def _torch_load(path: str, mmap: bool):
+    # torch.serialization.load: inside the webui torch.load is replaced by a stricter loader that refuses
+    # files written by newer torch; weights_only keeps code in the file from ever running.
+    if mmap:
+        # tensors stay mapped, never read: shapes are all a description needs. Old (non-zip) files and
+        # torch before 2.1 cannot map; those load normally.
+        try:
+            return torch_serialization.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except TypeError:
+            pass
+        except RuntimeError as e:
+            if "mmap" not in str(e):
+                raise
+    return torch_serialization.load(path, map_location="cpu", weights_only=True)
+
+
+def _read_pickle(path: str, mmap: bool = False) -> dict:
     source = _describe(path)
     try:
-        # torch.serialization.load: inside the webui torch.load is replaced by a stricter loader that refuses
-        # files written by newer torch; weights_only keeps code in the file from ever running.
-        obj = torch_serialization.load(path, map_location="cpu", weights_only=True)
+        obj = _torch_load(path, mmap)
     except pickle.UnpicklingError as e:
         lines = [line.strip() for line in str(e).splitlines() if line.strip()]
         # torch's message opens with advice to load unsafely; the line naming the object is what matters
@@ -159,8 +181,8 @@ def _read_pickle(path: str) -> dict:
     return obj
 
 
-def load_pickle(path: str) -> Hypernetwork:
-    raw = _read_pickle(path)
+def _pickle_parts(raw: dict, path: str) -> tuple[dict, dict]:
+    """(state dicts by width, raw metadata) of an unpickled hypernetwork dict."""
     source = _describe(path)
     state: dict[int, tuple[dict, dict]] = {}
     meta_raw = {}
@@ -173,9 +195,17 @@ def load_pickle(path: str) -> Hypernetwork:
             meta_raw[key] = value
     if not state:
         raise HypernetError(f"{source}: {_guess_wrong_kind(raw.keys())}")
-    stem = os.path.splitext(os.path.basename(path))[0]
+    return state, meta_raw
+
+
+def _stem(path: str) -> str:
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def load_pickle(path: str) -> Hypernetwork:
+    state, meta_raw = _pickle_parts(_read_pickle(path), path)
     with _malformed(path):
-        return from_state_dicts(state, metadata_with_defaults(meta_raw, stem), path)
+        return from_state_dicts(state, metadata_with_defaults(meta_raw, _stem(path)), path)
 
 
 def save_pickle(net: Hypernetwork, path: str) -> None:
@@ -231,7 +261,8 @@ def _decode_metadata(header: dict, path: str) -> dict:
     return meta
 
 
-def load_safetensors(path: str) -> Hypernetwork:
+def _safetensors_parts(path: str, read) -> tuple[dict, dict]:
+    """(state dicts by width, raw metadata) of a hypernetwork .safetensors; `read(f, name)` gives each entry."""
     import safetensors
     source = _describe(path)
     header = _read_safetensors_header(path)
@@ -252,15 +283,19 @@ def load_safetensors(path: str) -> Hypernetwork:
                 if not dim_text.isdigit() or which not in ("k", "v") or not key:
                     raise HypernetError(f"{source}: unexpected tensor name {name!r} (expected '<width>.k.<key>')")
                 pair = state.setdefault(int(dim_text), ({}, {}))
-                pair[0 if which == "k" else 1][key] = f.get_tensor(name)
+                pair[0 if which == "k" else 1][key] = read(f, name)
     except HypernetError:
         raise
     except Exception as e:
         detail = " ".join(str(e).split())[:300] or type(e).__name__
         raise HypernetError(f"{source}: tensor data cannot be read (truncated?): {detail}") from None
-    stem = os.path.splitext(os.path.basename(path))[0]
+    return dict(sorted(state.items())), meta_raw
+
+
+def load_safetensors(path: str) -> Hypernetwork:
+    state, meta_raw = _safetensors_parts(path, lambda f, name: f.get_tensor(name))
     with _malformed(path):
-        return from_state_dicts(dict(sorted(state.items())), metadata_with_defaults(meta_raw, stem), path)
+        return from_state_dicts(state, metadata_with_defaults(meta_raw, _stem(path)), path)
 
 
 def encode_metadata(metadata: dict) -> dict[str, str]:
@@ -296,14 +331,51 @@ def _kind(path: str) -> str:
     raise HypernetError(f"{_describe(path)}: unsupported extension {ext!r}; use .pt, .ckpt or .safetensors")
 
 
-def load_file(path: str | os.PathLike) -> Hypernetwork:
-    path = os.fspath(path)
+def _checked_kind(path: str) -> str:
     kind = _kind(path)
     if not os.path.isfile(path):
         raise HypernetError(f"{_describe(path)}: file not found")
     if os.path.getsize(path) == 0:
         raise HypernetError(f"{_describe(path)}: the file is empty")
+    return kind
+
+
+def load_file(path: str | os.PathLike) -> Hypernetwork:
+    path = os.fspath(path)
+    kind = _checked_kind(path)
     return load_safetensors(path) if kind == "safetensors" else load_pickle(path)
+
+
+@dataclass(frozen=True)
+class FileStructure:
+    """What a file holds, read without its weights: sorted widths, metadata (with defaults), parameter count."""
+    sizes: list
+    metadata: dict
+    parameters: int
+
+
+class _Shape:
+    """A tensor's shape from a .safetensors header, standing in for the tensor in the shape checks."""
+    __slots__ = ("shape",)
+
+    def __init__(self, shape):
+        self.shape = tuple(int(n) for n in shape)
+
+
+def read_structure(path: str | os.PathLike) -> FileStructure:
+    """The file's structure without materialising its tensors: the .safetensors header, or a .pt unpickled
+    with its tensors memory-mapped (not read). Makes every check `load_file` makes before loading weights,
+    so a file this accepts, `load_file` accepts; HypernetError otherwise."""
+    path = os.fspath(path)
+    if _checked_kind(path) == "safetensors":
+        state, meta_raw = _safetensors_parts(path, lambda f, name: _Shape(f.get_slice(name).get_shape()))
+    else:
+        state, meta_raw = _pickle_parts(_read_pickle(path, mmap=True), path)
+    with _malformed(path):
+        metadata = metadata_with_defaults(meta_raw, _stem(path))
+        layers = _validate(state, metadata, path)
+        parameters = sum(p.numel() for pair in layers.values() for module in pair for p in module.parameters())
+    return FileStructure(sorted(state), metadata, parameters)
 
 
 def save_file(net: Hypernetwork, path: str | os.PathLike) -> str:

@@ -150,6 +150,19 @@ def family_from_text(text) -> str | None:
     return None
 
 
+def family_of(sizes, metadata: dict) -> str | None:
+    """The base model family of a network with these widths and metadata: from a cross-attention width,
+    else from a recorded base-model string (what `Hypernetwork.family` says, without building the network)."""
+    for dim in sizes:
+        if dim in CONTEXT_DIM_FAMILY:
+            return CONTEXT_DIM_FAMILY[dim]
+    for key in ("sd_family", "base_model", "sd_checkpoint_name"):
+        fam = family_from_text(metadata.get(key))
+        if fam:
+            return fam
+    return None
+
+
 STRUCTURE_KEYS = ("layer_structure", "activation_func", "is_layer_norm", "activate_output",
                   "dropout_structure", "use_dropout", "last_layer_dropout", "weight_initialization")
 
@@ -184,14 +197,7 @@ class Hypernetwork:
     @property
     def family(self) -> str | None:
         """The base model family: from a cross-attention width, else from recorded metadata."""
-        for dim in self.layers:
-            if dim in CONTEXT_DIM_FAMILY:
-                return CONTEXT_DIM_FAMILY[dim]
-        for key in ("sd_family", "base_model", "sd_checkpoint_name"):
-            fam = family_from_text(self.metadata.get(key))
-            if fam:
-                return fam
-        return None
+        return family_of(self.layers, self.metadata)
 
     def modules(self):
         for k_mod, v_mod in self.layers.values():

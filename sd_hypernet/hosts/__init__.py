@@ -50,9 +50,11 @@ def wire(host: Host, extra_callbacks=()):
     Hypernetworks tab, and undoing it all on unload."""
     from modules import script_callbacks
 
-    from . import api, extra_network, infotext, settings, train_routes, xyz
+    from . import api, cache_store, extra_network, infotext, settings, train_routes, xyz
 
     set_current(host)
+    # descriptions and hashes live in the host's own cache (shared with the webui and other extensions)
+    store_installed, previous_store = cache_store.install()
     settings.register(host)
     handler = extra_network.HypernetHandler(host)
 
@@ -103,6 +105,9 @@ def wire(host: Host, extra_callbacks=()):
         xyz.unregister()
         extra_network.unregister(handler)
         host.detach()
+        if store_installed:
+            from sd_hypernet import store
+            store.install(previous_store)
         set_current(None)
 
     for register, fn in callbacks:

@@ -1,7 +1,7 @@
 """HTTP routes (added in on_app_started, so present with and without --api, like Lora's)."""
 from __future__ import annotations
 
-from sd_hypernet.info import cached_describe as describe_file
+from sd_hypernet.info import cached_describe as describe_file, file_hash
 from sd_hypernet.errors import HypernetError
 
 from . import common
@@ -11,12 +11,14 @@ PREFIX = "/sdapi/v1/hypernet"
 _JSON_TYPES = (str, int, float, bool, list, type(None))
 
 
-def describe(item) -> dict:
-    """One network for the API: the file's facts (read once per file version) and where it lies."""
+def describe(item, with_hash: bool = False) -> dict:
+    """One network for the API: the file's facts (read once per file version) and where it lies. The hash is
+    null in a listing until something computed it; `with_hash` computes it (once per file version)."""
     info = describe_file(item.path)
+    sha256 = file_hash(item.path) if with_hash else info["sha256"]
     return {
         "name": item.name, "path": item.path, "relpath": item.relpath, "size": item.size, "mtime": item.mtime,
-        "hash": info["short_hash"], "sha256": info["sha256"],
+        "hash": sha256[:10] if sha256 else None, "sha256": sha256,
         "family": info["family"], "sizes": info["sizes"], "cross_sizes": info["cross_sizes"],
         "parameters": info["parameters"],
         "metadata": {str(k): v for k, v in info["metadata"].items() if isinstance(v, _JSON_TYPES)},
@@ -49,8 +51,8 @@ def add_routes(host: common.Host, app) -> None:
         lib = host.library()
         try:
             item = lib.resolve(name)
-            return describe(item)
-        except HypernetError as e:
+            return describe(item, with_hash=True)
+        except (HypernetError, OSError) as e:
             raise HTTPException(status_code=404, detail=str(e))
 
     app.add_api_route(f"{PREFIX}/networks", list_networks, methods=["GET"])

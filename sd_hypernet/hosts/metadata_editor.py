@@ -46,8 +46,15 @@ class HypernetUserMetadataEditor(ui_extra_networks_user_metadata.UserMetadataEdi
         self.edit_negative_text = None
 
     def get_metadata_table(self, name):
-        table = super().get_metadata_table(name)
         item = self.page.items.get(name, {})
+        if item.get("filename") and not item.get("shorthash"):
+            # opening the editor is a request for this file's hash (the listing never computes one)
+            from sd_hypernet.info import file_hash
+            try:
+                item["shorthash"] = file_hash(item["filename"])[:10]
+            except OSError:
+                pass
+        table = super().get_metadata_table(name)
         metadata = item.get("metadata") or {}
         for key, label in TABLE_ROWS:
             value = metadata.get(key)

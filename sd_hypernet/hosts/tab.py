@@ -44,7 +44,7 @@ def library_rows(host: common.Host) -> list[list]:
             row[2:9] = [info["family"] or "", ", ".join(map(str, info["sizes"])),
                         ", ".join(f"{x:g}" for x in meta.get("layer_structure") or []),
                         str(meta.get("activation_func")), str(meta.get("step", 0)),
-                        str(meta.get("sd_checkpoint_name") or ""), info["short_hash"]]
+                        str(meta.get("sd_checkpoint_name") or ""), info["short_hash"] or ""]
         except HypernetError as e:
             row[-1] = str(e)
         rows.append(row)

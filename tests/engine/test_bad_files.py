@@ -8,6 +8,7 @@ import torch
 from safetensors.torch import save_file as save_tensors
 
 import sd_hypernet
+import sd_hypernet.info
 from sd_hypernet import HypernetError
 
 
@@ -18,6 +19,10 @@ def expect_error(path, *words):
     assert os.path.basename(str(path)) in message, message
     for word in words:
         assert word.lower() in message.lower(), message
+    # a listing describes files from their header only: it must refuse every file a load refuses
+    with pytest.raises(HypernetError) as header_err:
+        sd_hypernet.info.describe_header(str(path))
+    assert os.path.basename(str(path)) in str(header_err.value), str(header_err.value)
     return message
 
 

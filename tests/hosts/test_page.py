@@ -64,13 +64,20 @@ def click_data(item):
 
 
 def test_items_cover_every_file_with_hash_search_terms_and_sort_keys(host, folder):
+    from sd_hypernet import hashing
+
     page = make_page(folder, family=None)
+    before = hashing.computed
     items = {i["name"]: i for i in page.list_items()}
     assert set(items) == {"anime", "xl", "a/dup", "b/dup", "broken"}
+    assert hashing.computed == before  # listing never hashes: the hash shows once something computed it
+    assert all(i["shorthash"] == "" for i in items.values())
 
-    anime = items["anime"]
     path = str(folder / "anime.pt")
     sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert sd_hypernet.info.file_hash(path) == sha  # what a generation's infotext does
+    items = {i["name"]: i for i in page.list_items()}
+    anime = items["anime"]
     assert anime["filename"] == path
     assert anime["shorthash"] == sha[:10]
     assert "anime.pt" in anime["search_terms"] and sha[:10] in anime["search_terms"]
@@ -101,9 +108,34 @@ def test_metadata_shows_the_files_own_structure(host, folder):
     assert meta["steps trained"] == 1500
     assert meta["base checkpoint"] == "v1-5-pruned"
     assert meta["parameters"] == net.parameter_count() > 0
-    assert meta["hash"] == items["anime"]["shorthash"]
+    assert meta["hash"] == items["anime"]["shorthash"] == ""  # not hashed yet
     assert items["xl"]["metadata"]["model family"] == "SDXL"
     json.dumps(meta)  # served as JSON by /sd_extra_networks/metadata
+
+
+def test_popup_computes_the_hash_once_in_its_request(host, folder, monkeypatch):
+    """The metadata route (`page.metadata.get(name)`, as the host's /sd_extra_networks/metadata reads it)
+    is where a hash not known yet is computed, once; the listing before it computed none."""
+    from modules import ui_extra_networks
+    from sd_hypernet import hashing
+
+    page = make_page(folder, family=None)
+    ui_extra_networks.register_page(page)
+    before = hashing.computed
+    page.create_html("txt2img")  # the host's listing fills page.metadata
+    assert hashing.computed == before
+    response = ui_extra_networks.get_metadata(page=page.name, item="anime")
+    shown = json.loads(json.loads(response.body)["metadata"])
+    sha = hashlib.sha256(open(folder / "anime.pt", "rb").read()).hexdigest()
+    assert shown["hash"] == sha[:10] and shown["sha256"] == sha
+    assert hashing.computed == before + 1
+    broken = json.loads(json.loads(ui_extra_networks.get_metadata(page=page.name, item="broken").body)["metadata"])
+    assert "broken.pt" in broken["error"]
+    assert broken["sha256"] == hashlib.sha256((folder / "broken.pt").read_bytes()).hexdigest()
+    monkeypatch.setattr(hashing, "_compute", lambda p: pytest.fail("hashed twice"))
+    ui_extra_networks.get_metadata(page=page.name, item="anime")
+    page.create_html("txt2img")  # relisting shows the hash now known
+    assert page.items["anime"]["shorthash"] == sha[:10]
 
 
 def test_broken_file_keeps_its_card_and_says_why(host, folder):
@@ -195,8 +227,9 @@ def test_metadata_is_read_once_per_file_version(host, folder, monkeypatch):
     page = make_page(folder, family=None)
     calls = []
     import sd_hypernet.info
-    real = sd_hypernet.info.load_file
-    monkeypatch.setattr(sd_hypernet.info, "load_file", lambda p: calls.append(p) or real(p))
+    real = sd_hypernet.info.read_structure
+    monkeypatch.setattr(sd_hypernet.info, "read_structure", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(sd_hypernet.info, "load_file", lambda p: pytest.fail("a listing loads no weights"))
     list(page.list_items())
     first = len(calls)
     list(page.list_items())

@@ -37,7 +37,9 @@ def test_routes_list_refresh_and_detail(webui, client):
     webui.network("old", ext=".pt", sizes=(1024, 64))
     client.post("/sdapi/v1/hypernet/refresh")
     listing = {x["name"]: x for x in client.get("/sdapi/v1/hypernet/networks").json()}
-    assert listing["alpha"]["hash"] == short_hash(a) and listing["alpha"]["family"] == "sd1"
+    # a listing computes no hash: null until something needed it (a generation, the popup, the detail route)
+    assert listing["alpha"]["hash"] is None and listing["alpha"]["sha256"] is None
+    assert listing["alpha"]["family"] == "sd1"
     assert listing["old"]["family"] == "sd2" and "layer_structure" in listing["old"]["metadata"]
     # the host's own route now lists .safetensors too
     builtin = {x["name"] for x in client.get("/sdapi/v1/hypernetworks").json()}
@@ -47,5 +49,9 @@ def test_routes_list_refresh_and_detail(webui, client):
     assert client.post("/sdapi/v1/hypernet/refresh").json()["count"] == 3
     detail = client.get("/sdapi/v1/hypernet/network", params={"name": "new"}).json()
     assert sorted(detail["sizes"]) == [32, 64, 768] and detail["parameters"] > 0
+    assert detail["hash"] == short_hash(webui.folder / "new.safetensors") == detail["sha256"][:10]
+    client.get("/sdapi/v1/hypernet/network", params={"name": "alpha"})
+    listing = {x["name"]: x for x in client.get("/sdapi/v1/hypernet/networks").json()}
+    assert listing["alpha"]["hash"] == short_hash(a) and listing["new"]["hash"] == detail["hash"]
     missing = client.get("/sdapi/v1/hypernet/network", params={"name": "nope"})
     assert missing.status_code == 404 and "nope" in missing.json()["detail"]
