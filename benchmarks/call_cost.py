@@ -19,15 +19,15 @@ from contextlib import nullcontext
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, "tests", "standins", "forge")):  # Forge's block: the stand-in's
+for path in (ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "standins", "forge")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
 import sd_hypernet as sh  # noqa: E402
+from call_count import calls_of_ours  # noqa: E402  (tests/call_count.py; Forge's block is the stand-in's)
 from sd_hypernet import hook  # noqa: E402
 from sd_hypernet.hosts.common import SigmaSteps  # noqa: E402,F401  (imports the host package's floor only)
 
-PACKAGE = os.path.dirname(os.path.abspath(sh.__file__))
 SD15 = dict(model_channels=320, num_heads=8)
 SMALL = dict(model_channels=32, num_heads=2)
 
@@ -48,21 +48,6 @@ def chains(unet):
     full = sh.create([768] + widths, name="full")
     full_b = sh.create([768] + widths, name="full_b")
     return {"none": [], "cross": [(cross, 1.0)], "full": [(full, 1.0)], "chain": [(full, 1.0), (full_b, 0.7)]}
-
-
-def count_ours(fn) -> int:
-    count = 0
-
-    def profile(frame, event, arg):
-        nonlocal count
-        if event == "call" and frame.f_code.co_filename.startswith(PACKAGE):
-            count += 1
-    sys.setprofile(profile)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return count
 
 
 def _seconds(fn, device):
@@ -162,7 +147,7 @@ def main(argv=None):
                 from unet_speed import WebuiWay
                 remove = WebuiWay(unet, chain).remove
             webui_call()  # the first call fills the per-site tables
-            calls = count_ours(webui_call)
+            calls = calls_of_ours(webui_call)
             ms, ratio = against_bare(webui_call, bare_unet, repeats, device)
             remove()
             results["rows"].append({"path": "webui hooks", "network": name, "way": way, "calls": calls,
@@ -183,7 +168,7 @@ def main(argv=None):
         for way in ("ours", "webui") if chain else ("ours",):
             run = forge_call(forge_options(chain, way))
             run()  # the first call fills the per-block tables
-            calls = count_ours(run)
+            calls = calls_of_ours(run)
             ms, ratio = against_bare(run, bare_forge, repeats, device)
             results["rows"].append({"path": "forge patches", "network": name, "way": way, "calls": calls,
                                     "ms": ms, "overhead": ratio - 1})

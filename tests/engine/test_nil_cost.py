@@ -1,16 +1,13 @@
 """What the hooks cost, counted in calls of ours inside one UNet forward (an SD1-shaped ldm UNet: 16 cross- and
 16 self-attention sites): nothing without a chain, only the sites a chain touches, a cache lookup per hooked
 site. Counted with the interpreter's profiler, so it is exact and independent of the machine's speed."""
-import os
-import sys
-
 import pytest
 import torch
 
 import sd_hypernet
 from sd_hypernet import ChainEntry
 
-PACKAGE = os.path.dirname(os.path.abspath(sd_hypernet.__file__))
+from call_count import calls_of_ours
 
 
 def sd1_shaped_unet():
@@ -30,22 +27,6 @@ def unet():
 def inputs():
     torch.manual_seed(1)
     return torch.randn(2, 4, 8, 8), torch.tensor([500, 500]), torch.randn(2, 77, 768)
-
-
-def ours_called(fn) -> int:
-    """How many Python functions of sd_hypernet run while fn() runs."""
-    count = 0
-
-    def profile(frame, event, arg):
-        nonlocal count
-        if event == "call" and frame.f_code.co_filename.startswith(PACKAGE):
-            count += 1
-    sys.setprofile(profile)
-    try:
-        fn()
-    finally:
-        sys.setprofile(None)
-    return count
 
 
 def forward(unet, inputs):
@@ -68,11 +49,11 @@ def test_no_chain_no_hooks_no_calls_and_bit_identical(unet, inputs):
     plain = forward(unet, inputs)
     patcher = sd_hypernet.attach(unet)
     assert patcher.hook_count == 0
-    assert ours_called(lambda: forward(unet, inputs)) == 0
+    assert calls_of_ours(lambda: forward(unet, inputs)) == 0
     patcher.set_chain([(net([768]), 1.0)])
     patcher.clear()
     assert patcher.hook_count == 0
-    assert ours_called(lambda: forward(unet, inputs)) == 0
+    assert calls_of_ours(lambda: forward(unet, inputs)) == 0
     assert torch.equal(forward(unet, inputs), plain)
     patcher.remove()
 
@@ -86,7 +67,7 @@ def test_a_chain_that_changes_nothing_hooks_nothing(unet, inputs, entry):
     patcher = sd_hypernet.attach(unet)
     patcher.set_chain([entry()])
     assert patcher.hook_count == 0
-    assert ours_called(lambda: forward(unet, inputs)) == 0
+    assert calls_of_ours(lambda: forward(unet, inputs)) == 0
     patcher.remove()
 
 
@@ -94,7 +75,7 @@ def test_cross_only_chain_hooks_only_cross_attention_and_costs_a_lookup_per_site
     patcher = sd_hypernet.attach(unet)
     patcher.set_chain([(net([768]), 1.0)])
     assert {s.kind for s in patcher.hooked} == {"cross"} and len(patcher.hooked) == 16
-    calls = ours_called(lambda: forward(unet, inputs))
+    calls = calls_of_ours(lambda: forward(unet, inputs))
     assert 0 < calls <= 3 * 16, calls
     patcher.remove()
 

@@ -3,15 +3,7 @@ registered when no tag applies, only the attention kinds a chain changes, and a 
 import pytest
 import torch
 
-from test_forge_generation import images, sd1_unet, with_probe
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from test_forge_generation import images, one_thread, sd1_unet, with_probe  # noqa: F401  (autouse fixture)
 
 
 def _patch_names(probe_entry):

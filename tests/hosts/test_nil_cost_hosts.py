@@ -1,40 +1,28 @@
 """A generation without a hypernetwork tag, on every host: nothing of ours runs inside the UNet forward, and
 the image is bit-identical to the same generation with the extension unloaded."""
-import os
-import sys
-
 import torch
 
-import sd_hypernet
-
-PACKAGE = os.path.dirname(os.path.abspath(sd_hypernet.__file__))
+from call_count import calls_of_ours
 
 
 def calls_inside_unet(unet, run):
-    """Calls of sd_hypernet functions made while a UNet forward is running (between its first pre-hook and its
-    last forward hook, both registered outermost)."""
-    inside = {"depth": 0, "calls": 0}
-
-    def profile(frame, event, arg):
-        if event == "call" and inside["depth"] and frame.f_code.co_filename.startswith(PACKAGE):
-            inside["calls"] += 1
+    """Calls of sd_hypernet functions made while a UNet forward is running (between a pre-hook and a forward
+    hook registered outermost)."""
+    depth = [0]
 
     def enter(module, args, kwargs):
-        inside["depth"] += 1
+        depth[0] += 1
 
     def leave(module, args, kwargs, output):
-        inside["depth"] -= 1
+        depth[0] -= 1
 
     handles = [unet.register_forward_pre_hook(enter, with_kwargs=True, prepend=True),
                unet.register_forward_hook(leave, with_kwargs=True)]
-    sys.setprofile(profile)
     try:
-        run()
+        return calls_of_ours(run, only_while=lambda: depth[0] > 0)
     finally:
-        sys.setprofile(None)
         for h in handles:
             h.remove()
-    return inside["calls"]
 
 
 def test_no_tag_runs_nothing_of_ours_in_the_unet_and_equals_the_host_without_us(host):
