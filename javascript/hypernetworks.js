@@ -46,12 +46,21 @@
         return root().querySelector("#" + tabname + "_" + PAGE + "_multiplier");
     }
 
-    function sliderValue(tabname) {
+    // The default multiplier as the settings say now (the webui replaces `opts` when settings are applied), else
+    // the value the page was rendered with.
+    function defaultValue(tabname) {
+        var live = Number(option("hypernet_default_multiplier", NaN));
+        if (!isNaN(live)) return live;
         var s = slider(tabname);
+        if (s && s.defaultValue !== "" && !isNaN(Number(s.defaultValue))) return Number(s.defaultValue);
+        return Number(option("extra_networks_default_multiplier", 1));
+    }
+
+    // The slider's value once the user moved it in this tab; until then the live default.
+    function sliderValue(tabname) {
         var st = state(tabname);
-        if (s && s.value !== "") return Number(s.value);
         if (st.value !== null) return st.value;
-        return Number(option("hypernet_default_multiplier", option("extra_networks_default_multiplier", 1)));
+        return defaultValue(tabname);
     }
 
     function setValue(ta, value) {
@@ -158,7 +167,8 @@
             card.setAttribute("aria-pressed", active ? "true" : "false");
         });
         var s = slider(tabname);
-        if (s && st.value !== null && Number(s.value) !== st.value) showValue(tabname, st.value);
+        var shown = sliderValue(tabname);
+        if (s && Number(s.value) !== shown) showValue(tabname, shown);
     }
 
     function showValue(tabname, value) {
@@ -247,6 +257,8 @@
         new MutationObserver(scheduleSync).observe(document.body, {childList: true, subtree: true});
         scheduleSync();
     }
+    // The host's settings-applied hook (webui/Forge ui.js): the sliders show a changed default at once.
+    if (typeof onOptionsChanged === "function") onOptionsChanged(scheduleSync);
     if (document.body) observe();
     else document.addEventListener("DOMContentLoaded", observe);
 

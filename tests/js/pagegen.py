@@ -63,7 +63,7 @@ def render(folder, default_multiplier=1.0):
     return out, items
 
 
-def document(tab_html, prompt="", negative=""):
+def document(tab_html, prompt="", negative="", default_multiplier=1.0):
     js = os.path.join(REPO, "javascript", "hypernetworks.js")
     css = os.path.join(REPO, "style.css")
     tabs = "".join(
@@ -74,7 +74,8 @@ def document(tab_html, prompt="", negative=""):
         for t, html in tab_html.items())
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <style>{HOST_CSS}</style><link rel="stylesheet" href="file://{css}">
-<script>var opts = {{extra_networks_add_text_separator: " ", extra_networks_default_multiplier: 1}};
+<script>var opts = {{extra_networks_add_text_separator: " ", extra_networks_default_multiplier: 1,
+                hypernet_default_multiplier: {default_multiplier}}};  // the host puts every option in opts
 function gradioApp() {{ return document; }}
 window.inputEvents = {{}};
 document.addEventListener("input", function(e) {{
@@ -86,5 +87,5 @@ document.addEventListener("input", function(e) {{
 def write_page(folder, out_path, **kw):
     tab_html, items = render(folder, **{k: v for k, v in kw.items() if k == "default_multiplier"})
     with open(out_path, "w", encoding="utf8") as f:
-        f.write(document(tab_html, **{k: v for k, v in kw.items() if k in ("prompt", "negative")}))
+        f.write(document(tab_html, **{k: v for k, v in kw.items() if k in ("prompt", "negative", "default_multiplier")}))
     return items

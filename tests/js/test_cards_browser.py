@@ -166,3 +166,18 @@ def test_default_comes_from_settings(browser, library, tmp_path):
         assert pg.js_errors == []
     finally:
         pg.close()
+
+
+def test_default_multiplier_setting_is_live(page):
+    # Settings → Apply: the webui replaces its `opts` object; no reload, no Refresh of the cards
+    page.evaluate("opts = Object.assign({}, opts, {hypernet_default_multiplier: 0.8})")
+    card(page, "alpha").click()
+    assert prompt(page) == "a cat <hypernet:alpha:0.8>"
+    card(page, "alpha", tab="img2img").click()  # img2img's cards were rendered with the old default
+    assert prompt(page, tab="img2img") == "a cat <hypernet:alpha:0.8>"
+    page.wait_for_function("document.querySelector('#img2img_hypernetworks_multiplier').value === '0.8'")
+    # a slider the user moved keeps the user's value (moving it also rewrote the selected alpha)
+    set_slider(page, 0.3)
+    page.evaluate("opts = Object.assign({}, opts, {hypernet_default_multiplier: 1.5})")
+    card(page, "a/dup").click()
+    assert prompt(page) == "a cat <hypernet:alpha:0.3> <hypernet:a/dup:0.3>"
