@@ -243,19 +243,22 @@
 
     // Cards are re-rendered on refresh and by gradio: re-apply marks and focusability when they appear.
     var pending = false;
+    function syncAll() {
+        ["txt2img", "img2img"].concat(Object.keys(tabs)).forEach(function(t, i, all) {
+            if (all.indexOf(t) === i) sync(t);
+        });
+    }
     function scheduleSync() {
         if (pending) return;
         pending = true;
         setTimeout(function() {
             pending = false;
-            ["txt2img", "img2img"].concat(Object.keys(tabs)).forEach(function(t, i, all) {
-                if (all.indexOf(t) === i) sync(t);
-            });
+            syncAll();
         }, 50);
     }
     function observe() {
         new MutationObserver(scheduleSync).observe(document.body, {childList: true, subtree: true});
-        scheduleSync();
+        syncAll(); // cards already in the page are focusable at once
     }
     // The host's settings-applied hook (webui/Forge ui.js): the sliders show a changed default at once.
     if (typeof onOptionsChanged === "function") onOptionsChanged(scheduleSync);
