@@ -265,6 +265,85 @@
     if (document.body) observe();
     else document.addEventListener("DOMContentLoaded", observe);
 
+    // The metadata popup of our cards: the host's popup sorts keys alphabetically and folds nested values into
+    // collapsed rows; ours keeps the server's order (what a user needs first) and shows sections as headings.
+    function metadataTable(data) {
+        var table = document.createElement("table");
+        table.className = "popup-table hypernet-metadata";
+        function row(key, value, heading) {
+            var tr = document.createElement("tr");
+            var th = document.createElement(heading ? "th" : "td");
+            th.textContent = key;
+            if (heading) {
+                th.colSpan = 2;
+            } else {
+                th.className = "hypernet-metadata-key";
+            }
+            tr.appendChild(th);
+            if (!heading) {
+                var td = document.createElement("td");
+                td.className = "hypernet-metadata-value";
+                td.textContent = value;
+                tr.appendChild(td);
+            }
+            table.appendChild(tr);
+        }
+        Object.keys(data).forEach(function(key) {
+            var value = data[key];
+            if (value && typeof value === "object") {
+                row(key, null, true);
+                Object.keys(value).forEach(function(sub) {
+                    row(sub, String(value[sub]), false);
+                });
+            } else {
+                row(key, value === null || value === undefined ? "" : String(value), false);
+            }
+        });
+        return table;
+    }
+
+    function requestMetadata(event, card) {
+        var name = card.dataset.name;
+        var show = function(elem) {
+            if (typeof popup === "function") popup(elem);
+        };
+        var fail = function() {
+            var pre = document.createElement("pre");
+            pre.className = "popup-metadata";
+            pre.textContent = "there was an error getting metadata";
+            show(pre);
+        };
+        fetch("./sd_extra_networks/metadata?page=" + PAGE + "&item=" + encodeURIComponent(name))
+            .then(function(r) {
+                if (!r.ok) throw new Error(r.status);
+                return r.json();
+            })
+            .then(function(data) {
+                if (!data || !data.metadata) return fail();
+                show(metadataTable(JSON.parse(data.metadata)));
+            })
+            .catch(fail);
+    }
+
+    // Wrap the host's extraNetworksRequestMetadata (webui/Forge extraNetworks.js, loaded before extensions'
+    // scripts): our page's cards get our popup, every other page the host's.
+    function wrapMetadataRequest() {
+        var host = window.extraNetworksRequestMetadata;
+        if (typeof host !== "function" || host.hypernetWrapped) return;
+        var wrapped = function(event, extraPage) {
+            var card = event && event.target && event.target.closest ? event.target.closest("[data-name]") : null;
+            if (extraPage !== PAGE || !card || typeof popup !== "function") return host.apply(this, arguments);
+            event.stopPropagation();
+            requestMetadata(event, card);
+            return undefined;
+        };
+        wrapped.hypernetWrapped = true;
+        window.extraNetworksRequestMetadata = wrapped;
+    }
+    wrapMetadataRequest();
+    document.addEventListener("DOMContentLoaded", wrapMetadataRequest);
+
     window.hypernetCardClicked = cardClicked;
-    window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync};
+    window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync,
+        metadataTable: metadataTable};
 })();
