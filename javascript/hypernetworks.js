@@ -343,6 +343,27 @@
     wrapMetadataRequest();
     document.addEventListener("DOMContentLoaded", wrapMetadataRequest);
 
+    // The pointer that replaces the webui's built-in trainer (sd_hypernet/hosts/builtin_trainer.py): open our
+    // top-level tab, then its sub-tab ("Create" / "Train").
+    function buttonNamed(container, label) {
+        if (!container) return null;
+        var found = null;
+        container.querySelectorAll("button").forEach(function(b) {
+            if (!found && b.textContent.trim() === label) found = b;
+        });
+        return found;
+    }
+    function openTab(subTab) {
+        var top = buttonNamed(root().querySelector("#tabs > .tab-nav") || root().querySelector("#tabs"), "Hypernetworks");
+        if (top) top.click();
+        setTimeout(function() {
+            var sub = buttonNamed(root().querySelector("#hypernet_tabs"), subTab);
+            if (sub) sub.click();
+        }, 50);
+        return false;
+    }
+
+    window.hypernetOpenTab = openTab;
     window.hypernetCardClicked = cardClicked;
     window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync,
         metadataTable: metadataTable};
