@@ -176,7 +176,8 @@ def activation_text(user_metadata: dict, suggested: str | None = None) -> str:
 
 
 def describe_network(info: dict) -> dict:
-    """What the metadata popup shows, from `sd_hypernet.info.describe`: the file's own structure."""
+    """The file facts a card carries (item["metadata"]: the edit dialog's table), from `sd_hypernet.info.describe`;
+    the popup shows `popup_metadata` instead."""
     meta = info["metadata"]
     dropout = [float(p) for p in (meta.get("dropout_structure") or [])]
     sha256 = info.get("sha256")
