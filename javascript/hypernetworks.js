@@ -46,12 +46,21 @@
         return root().querySelector("#" + tabname + "_" + PAGE + "_multiplier");
     }
 
-    function sliderValue(tabname) {
+    // The default multiplier as the settings say now (the webui replaces `opts` when settings are applied), else
+    // the value the page was rendered with.
+    function defaultValue(tabname) {
+        var live = Number(option("hypernet_default_multiplier", NaN));
+        if (!isNaN(live)) return live;
         var s = slider(tabname);
+        if (s && s.defaultValue !== "" && !isNaN(Number(s.defaultValue))) return Number(s.defaultValue);
+        return Number(option("extra_networks_default_multiplier", 1));
+    }
+
+    // The slider's value once the user moved it in this tab; until then the live default.
+    function sliderValue(tabname) {
         var st = state(tabname);
-        if (s && s.value !== "") return Number(s.value);
         if (st.value !== null) return st.value;
-        return Number(option("hypernet_default_multiplier", option("extra_networks_default_multiplier", 1)));
+        return defaultValue(tabname);
     }
 
     function setValue(ta, value) {
@@ -158,7 +167,8 @@
             card.setAttribute("aria-pressed", active ? "true" : "false");
         });
         var s = slider(tabname);
-        if (s && st.value !== null && Number(s.value) !== st.value) showValue(tabname, st.value);
+        var shown = sliderValue(tabname);
+        if (s && Number(s.value) !== shown) showValue(tabname, shown);
     }
 
     function showValue(tabname, value) {
@@ -233,23 +243,128 @@
 
     // Cards are re-rendered on refresh and by gradio: re-apply marks and focusability when they appear.
     var pending = false;
+    function syncAll() {
+        ["txt2img", "img2img"].concat(Object.keys(tabs)).forEach(function(t, i, all) {
+            if (all.indexOf(t) === i) sync(t);
+        });
+    }
     function scheduleSync() {
         if (pending) return;
         pending = true;
         setTimeout(function() {
             pending = false;
-            ["txt2img", "img2img"].concat(Object.keys(tabs)).forEach(function(t, i, all) {
-                if (all.indexOf(t) === i) sync(t);
-            });
+            syncAll();
         }, 50);
     }
     function observe() {
         new MutationObserver(scheduleSync).observe(document.body, {childList: true, subtree: true});
-        scheduleSync();
+        syncAll(); // cards already in the page are focusable at once
     }
+    // The host's settings-applied hook (webui/Forge ui.js): the sliders show a changed default at once.
+    if (typeof onOptionsChanged === "function") onOptionsChanged(scheduleSync);
     if (document.body) observe();
     else document.addEventListener("DOMContentLoaded", observe);
 
+    // The metadata popup of our cards: the host's popup sorts keys alphabetically and folds nested values into
+    // collapsed rows; ours keeps the server's order (what a user needs first) and shows sections as headings.
+    function metadataTable(data) {
+        var table = document.createElement("table");
+        table.className = "popup-table hypernet-metadata";
+        function row(key, value, heading) {
+            var tr = document.createElement("tr");
+            var th = document.createElement(heading ? "th" : "td");
+            th.textContent = key;
+            if (heading) {
+                th.colSpan = 2;
+            } else {
+                th.className = "hypernet-metadata-key";
+            }
+            tr.appendChild(th);
+            if (!heading) {
+                var td = document.createElement("td");
+                td.className = "hypernet-metadata-value";
+                td.textContent = value;
+                tr.appendChild(td);
+            }
+            table.appendChild(tr);
+        }
+        Object.keys(data).forEach(function(key) {
+            var value = data[key];
+            if (value && typeof value === "object") {
+                row(key, null, true);
+                Object.keys(value).forEach(function(sub) {
+                    row(sub, String(value[sub]), false);
+                });
+            } else {
+                row(key, value === null || value === undefined ? "" : String(value), false);
+            }
+        });
+        return table;
+    }
+
+    function requestMetadata(event, card) {
+        var name = card.dataset.name;
+        var show = function(elem) {
+            if (typeof popup === "function") popup(elem);
+        };
+        var fail = function() {
+            var pre = document.createElement("pre");
+            pre.className = "popup-metadata";
+            pre.textContent = "there was an error getting metadata";
+            show(pre);
+        };
+        fetch("./sd_extra_networks/metadata?page=" + PAGE + "&item=" + encodeURIComponent(name))
+            .then(function(r) {
+                if (!r.ok) throw new Error(r.status);
+                return r.json();
+            })
+            .then(function(data) {
+                if (!data || !data.metadata) return fail();
+                show(metadataTable(JSON.parse(data.metadata)));
+            })
+            .catch(fail);
+    }
+
+    // Wrap the host's extraNetworksRequestMetadata (webui/Forge extraNetworks.js, loaded before extensions'
+    // scripts): our page's cards get our popup, every other page the host's.
+    function wrapMetadataRequest() {
+        var host = window.extraNetworksRequestMetadata;
+        if (typeof host !== "function" || host.hypernetWrapped) return;
+        var wrapped = function(event, extraPage) {
+            var card = event && event.target && event.target.closest ? event.target.closest("[data-name]") : null;
+            if (extraPage !== PAGE || !card || typeof popup !== "function") return host.apply(this, arguments);
+            event.stopPropagation();
+            requestMetadata(event, card);
+            return undefined;
+        };
+        wrapped.hypernetWrapped = true;
+        window.extraNetworksRequestMetadata = wrapped;
+    }
+    wrapMetadataRequest();
+    document.addEventListener("DOMContentLoaded", wrapMetadataRequest);
+
+    // The pointer that replaces the webui's built-in trainer (sd_hypernet/hosts/builtin_trainer.py): open our
+    // top-level tab, then its sub-tab ("Create" / "Train").
+    function buttonNamed(container, label) {
+        if (!container) return null;
+        var found = null;
+        container.querySelectorAll("button").forEach(function(b) {
+            if (!found && b.textContent.trim() === label) found = b;
+        });
+        return found;
+    }
+    function openTab(subTab) {
+        var top = buttonNamed(root().querySelector("#tabs > .tab-nav") || root().querySelector("#tabs"), "Hypernetworks");
+        if (top) top.click();
+        setTimeout(function() {
+            var sub = buttonNamed(root().querySelector("#hypernet_tabs"), subTab);
+            if (sub) sub.click();
+        }, 50);
+        return false;
+    }
+
+    window.hypernetOpenTab = openTab;
     window.hypernetCardClicked = cardClicked;
-    window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync};
+    window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync,
+        metadataTable: metadataTable};
 })();

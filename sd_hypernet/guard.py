@@ -32,3 +32,18 @@ def check_family(network, context_dim: int | None, family: str | None = None) ->
         return (f"recorded base model is {FAMILY_LABELS[recorded]} but the loaded model is "
                 f"{FAMILY_LABELS[unet_family]}; add force=1 to apply it anyway")
     return None
+
+
+# Self-attention widths of each family's UNet (SDXL has no attention at 320).
+SELF_WIDTHS = {"sd1": (320, 640, 1280), "sd2": (320, 640, 1280), "sdxl": (640, 1280)}
+
+
+def usable_families(sizes, family: str | None = None) -> list[str]:
+    """The families a network with these widths is applied to without force=1: its cross-attention width's family;
+    without one, the recorded `family` when there is one, else every family with one of its self-attention widths."""
+    cross = [d for d in sizes if d in CONTEXT_DIM_FAMILY]
+    if cross:
+        return list(dict.fromkeys(CONTEXT_DIM_FAMILY[d] for d in cross))
+    if family:
+        return [family]
+    return [fam for fam, widths in SELF_WIDTHS.items() if any(d in widths for d in sizes)]

@@ -50,7 +50,7 @@ def wire(host: Host, extra_callbacks=()):
     Hypernetworks tab, and undoing it all on unload."""
     from modules import script_callbacks
 
-    from . import api, cache_store, extra_network, infotext, settings, train_routes, xyz
+    from . import api, builtin_trainer, cache_store, extra_network, infotext, settings, train_routes, xyz
 
     set_current(host)
     # descriptions and hashes live in the host's own cache (shared with the webui and other extensions)
@@ -63,6 +63,7 @@ def wire(host: Host, extra_callbacks=()):
         extra_network.replace_page(host)
         extra_network.sync_host_list(host)
         xyz.register(host)
+        builtin_trainer.patch_handlers(import_missing=host.name == "webui")  # before the Train tab binds them
 
     def model_loaded(sd_model):
         attach = getattr(host, "attach", None)
@@ -79,6 +80,7 @@ def wire(host: Host, extra_callbacks=()):
         api.add_routes(host, app)
         train_routes.add_routes(host, app)
         routes.extend((app, r) for r in app.router.routes if id(r) not in known)
+        builtin_trainer.patch_handlers()  # the API module exists now: its create/train routes
 
     def ui_tabs():
         from . import tab  # builds gradio components: only when the UI is made
@@ -92,6 +94,8 @@ def wire(host: Host, extra_callbacks=()):
         (script_callbacks.on_ui_tabs, ui_tabs),
         *extra_callbacks,
     ]
+    if hasattr(script_callbacks, "on_after_component"):
+        callbacks.append((script_callbacks.on_after_component, builtin_trainer.after_component))
 
     def unloaded():
         # Reload UI / disabling: leave the host as if we had never run
@@ -103,6 +107,7 @@ def wire(host: Host, extra_callbacks=()):
             app.router.routes[:] = [r for r in app.router.routes if id(r) not in ours]
         routes.clear()
         xyz.unregister()
+        builtin_trainer.restore()
         extra_network.unregister(handler)
         host.detach()
         if store_installed:

@@ -1,6 +1,7 @@
 """The `hypernet` extra network: prompt tags → validated chain → the host, with problems reported by name."""
 from __future__ import annotations
 
+import json
 import os
 
 from modules import extra_networks, shared
@@ -14,6 +15,10 @@ EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath
 PRESETS_FILE = os.path.join(EXTENSION_ROOT, "lbw_presets.txt")
 HASHES_FIELD = "Hypernet hashes"
 ERRORS_FIELD = "Hypernet errors"
+# The JSON field civitai's reader (and its webui extension) uses for resources: {"model": ..., "lora:NAME": ...};
+# ours go in as "hypernet:NAME", beside whatever another extension put there.
+CIVITAI_HASHES_FIELD = "Hashes"
+CIVITAI_PREFIX = "hypernet:"
 
 _presets_cache: tuple = (None, None)
 
@@ -32,8 +37,34 @@ def user_presets():
 
 
 def infotext_name(name: str) -> str:
-    # ':' and ',' would break the "name: hash, ..." field
-    return name.replace(":", "").replace(",", "")
+    # ':' and ',' would break the "name: hash, ..." field; '{' '}' the JSON object civitai's reader cuts out
+    return name.replace(":", "").replace(",", "").replace("{", "").replace("}", "")
+
+
+def strip_label(label: str, reason: str) -> str:
+    """The reason without a leading "label: " (library messages name the file; the report names it already)."""
+    prefix = f"{label}: "
+    return reason[len(prefix):] if reason.startswith(prefix) else reason
+
+
+def merge_civitai_hashes(params: dict, hashes: dict[str, str]) -> None:
+    """Put our networks into the `Hashes` JSON field as "hypernet:NAME", keeping every other key in it (another
+    extension may write it) and dropping our keys from an earlier generation; an emptied field is removed.
+    The value stays a dict: the host's infotext quoting writes a dict as a JSON object."""
+    existing = params.get(CIVITAI_HASHES_FIELD)
+    if isinstance(existing, str):
+        try:
+            existing = json.loads(existing)
+        except ValueError:
+            return  # not JSON: someone else's field; leave it alone
+    if existing is not None and not isinstance(existing, dict):
+        return
+    merged = {k: v for k, v in (existing or {}).items() if not str(k).startswith(CIVITAI_PREFIX)}
+    merged.update({CIVITAI_PREFIX + name: short for name, short in hashes.items()})
+    if merged:
+        params[CIVITAI_HASHES_FIELD] = merged
+    else:
+        params.pop(CIVITAI_HASHES_FIELD, None)
 
 
 class GenerationReport:
@@ -76,6 +107,7 @@ class HypernetHandler(extra_networks.ExtraNetwork):
 
     def _problem(self, p, label, reason, not_found=False):
         report = self._report(p)
+        reason = strip_label(label, reason)
         text = f"Hypernet {label}: {reason}"
         if label not in report.errors:
             if not not_found or self.host.opt(common.OPT_WARN_CONSOLE, True):
@@ -137,6 +169,8 @@ class HypernetHandler(extra_networks.ExtraNetwork):
             params[HASHES_FIELD] = ", ".join(f"{k}: {v}" for k, v in report.hashes.items())
         else:
             params.pop(HASHES_FIELD, None)
+        if report.hashes or CIVITAI_HASHES_FIELD in params:
+            merge_civitai_hashes(params, report.hashes)
         if report.errors:
             params[ERRORS_FIELD] = "; ".join(f"{k}: {v}" for k, v in report.errors.items())
         else:

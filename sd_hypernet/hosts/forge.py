@@ -124,7 +124,11 @@ class ForgeHost(WebuiHost):
         return cross_attention_width(find_sites(unet)) if unet is not None else None
 
     def model_family(self):
-        return common.family_from_flags(loaded_model()) or CONTEXT_DIM_FAMILY.get(self.context_dim())
+        model = loaded_model()
+        if model is None:  # Forge loads lazily: before the first generation, the checkpoint selected in the options
+            from .checkpoint_family import selected_family
+            return selected_family()
+        return common.family_from_flags(model) or CONTEXT_DIM_FAMILY.get(self.context_dim())
 
     def attach(self, sd_model=None):
         return None  # no hooks on Forge: patches are registered per sampling pass

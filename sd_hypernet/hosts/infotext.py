@@ -3,14 +3,18 @@ legacy `Hypernet:` / `Hypernet hash:` fields resolve too."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 
 from sd_hypernet.errors import HypernetError
 
 from . import common
-from .extra_network import HASHES_FIELD
+from .extra_network import CIVITAI_PREFIX, HASHES_FIELD
 
 re_tag_name = re.compile(r"<hypernet:([^:>]+)([:>])")
+# The `Hashes: {...}` JSON object (civitai's convention); the host's own field parser splits it at commas, so it
+# is read from the raw text.
+re_json_hashes = re.compile(r"(?:^|,)\s*Hashes:\s*(\{[^}]*\})", re.M)
 PROMPT_KEYS = ("Prompt", "Hires prompt")
 
 
@@ -21,6 +25,21 @@ def parse_hashes(text: str) -> dict[str, str]:
         name, sep, short = part.rpartition(":")
         if sep and name.strip() and short.strip():
             res[name.strip()] = short.strip().lower()
+    return res
+
+
+def json_hashes(infotext: str) -> dict[str, str]:
+    """`hypernet:NAME` keys of a `Hashes: {...}` field in raw infotext → {"NAME": short hash}."""
+    res = {}
+    for m in re_json_hashes.finditer(str(infotext or "")):
+        try:
+            data = json.loads(m.group(1))
+        except ValueError:
+            continue
+        if isinstance(data, dict):
+            for key, value in data.items():
+                if str(key).startswith(CIVITAI_PREFIX) and isinstance(value, str) and value.strip():
+                    res[str(key)[len(CIVITAI_PREFIX):]] = value.strip().lower()
     return res
 
 
@@ -63,7 +82,7 @@ def rewrite_prompt(prompt: str, lib, hashes: dict[str, str]) -> str:
 
 def on_infotext_pasted(host: common.Host, infotext: str, params: dict) -> None:
     lib = host.library()
-    hashes = parse_hashes(params.get(HASHES_FIELD, ""))
+    hashes = {**json_hashes(infotext), **parse_hashes(params.get(HASHES_FIELD, ""))}
 
     legacy = params.get("Hypernet")
     if legacy:

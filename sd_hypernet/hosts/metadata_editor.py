@@ -10,7 +10,7 @@ import html
 from modules import ui_extra_networks_user_metadata
 
 from sd_hypernet.hosts.page import (MULTIPLIER_MAX, MULTIPLIER_MIN, UM_ACTIVATION_TEXT, UM_NEGATIVE_TEXT,
-                                    UM_PREFERRED_WEIGHT, preferred_weight)
+                                    UM_PREFERRED_WEIGHT, activation_text, preferred_weight)
 
 # Rows added to the file table: metadata key -> label.
 TABLE_ROWS = (
@@ -67,9 +67,10 @@ class HypernetUserMetadataEditor(ui_extra_networks_user_metadata.UserMetadataEdi
         user_metadata = self.get_user_metadata(name)
         values = super().put_values_into_components(name)
         weight = preferred_weight(user_metadata)
+        suggested = (self.page.items.get(name) or {}).get("suggested_activation_text")  # civitai's trained words
         return [
             *values[0:5],
-            str(user_metadata.get(UM_ACTIVATION_TEXT) or ""),
+            activation_text(user_metadata, suggested),
             weight if weight is not None else 0.0,
             str(user_metadata.get(UM_NEGATIVE_TEXT) or ""),
         ]

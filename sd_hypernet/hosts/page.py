@@ -12,7 +12,10 @@ import os
 
 from modules import ui_extra_networks
 
+from sd_hypernet import hashing, sidecars
+from sd_hypernet.guard import usable_families
 from sd_hypernet.hosts import common
+from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
 TITLE = "Hypernetworks"
 FAMILY_LABELS = {"sd1": "SD1", "sd2": "SD2", "sdxl": "SDXL"}
@@ -44,8 +47,137 @@ def preferred_weight(user_metadata: dict) -> float | None:
     return value if value != 0 else None
 
 
+def _fmt_size(size: int) -> str:
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.1f} MiB"
+    return f"{size / 1024:.1f} KiB"
+
+
+def _plain(value) -> str:
+    """A metadata value as one line of text (lists comma-joined): the host's popup folds lists and objects into
+    collapsed rows."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return _fmt_list(value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={_plain(v)}" for k, v in value.items())
+    if isinstance(value, float):
+        return _fmt_number(value)
+    return str(value)
+
+
+# File metadata keys the popup shows in its own rows (the rest follow under "File metadata").
+POPUP_SHOWN_KEYS = ("layer_structure", "activation_func", "activate_output", "is_layer_norm", "dropout_structure",
+                    "step", "sd_checkpoint_name", "sd_checkpoint")
+
+
+def popup_metadata(path: str, info: dict | None = None, error: str | None = None,
+                   civitai: sidecars.CivitaiInfo | None = None) -> dict:
+    """What the card's metadata popup shows, in this order: model family and what it can be used with, widths,
+    layer structure, activation, layer norm, dropout, steps trained, base model, parameters, file size, format,
+    hash; then civitai's record and the rest of the file's metadata. Values are text (the host's popup folds
+    lists into collapsed rows). `info` is `sd_hypernet.info.cached_describe(path)`; the hash is computed here
+    (this runs in the popup's request, not when cards are listed)."""
+    out = {}
+    if error:
+        out["Cannot load"] = error
+    meta = {}
+    if info is not None:
+        meta = info.get("metadata") or {}
+        sizes = [int(d) for d in info["sizes"]]
+        cross = [d for d in sizes if d in CONTEXT_DIM_FAMILY]
+        self_widths = [d for d in sizes if d not in CONTEXT_DIM_FAMILY]
+        family = info.get("family")
+        source = f"cross-attention width {cross[0]}" if cross else "recorded base model"
+        if family is None and civitai is not None and civitai.family:
+            family, source = civitai.family, "civitai's base model"
+        out["Model family"] = (f"{FAMILY_LABELS[family]} ({source})" if family
+                               else "not recorded (no cross-attention width)")
+        usable = usable_families(sizes, family)
+        if not usable:
+            out["Usable with"] = "no known model (no width of SD1, SD2 or SDXL attention)"
+        elif cross:
+            out["Usable with"] = " and ".join(FAMILY_LABELS[f] for f in usable) + " models"
+        else:
+            out["Usable with"] = (", ".join(FAMILY_LABELS[f] for f in usable) + " models (self-attention only: "
+                                  "it changes the image's own features, not how the prompt is read)")
+        widths = []
+        if cross:
+            widths.append("cross " + _fmt_list(cross))
+        if self_widths:
+            widths.append("self " + _fmt_list(self_widths))
+        out["Widths"] = "; ".join(widths) or "none"
+        out["Layer structure"] = _fmt_list(meta.get("layer_structure") or []) or "not recorded"
+        activation = str(meta.get("activation_func") or "linear")
+        out["Activation"] = activation + ("; output activated too" if meta.get("activate_output") else "")
+        out["Layer norm"] = "yes" if meta.get("is_layer_norm") else "no"
+        dropout = [float(p) for p in (meta.get("dropout_structure") or [])]
+        out["Dropout"] = _fmt_list(dropout) if any(dropout) else "none"
+        out["Steps trained"] = f"{int(meta.get('step') or 0):,}"
+        base, base_hash = str(meta.get("sd_checkpoint_name") or ""), str(meta.get("sd_checkpoint") or "")
+        if base:
+            out["Base model"] = base + (f" [{base_hash}]" if base_hash else "")
+        elif civitai is not None and civitai.base_model:
+            out["Base model"] = f"{civitai.base_model} (from civitai)"
+        else:
+            out["Base model"] = "not recorded"
+        out["Parameters"] = f"{int(info['parameters']):,}"
+    try:
+        out["File size"] = _fmt_size(os.path.getsize(path))
+    except OSError:
+        pass
+    ext = os.path.splitext(path)[1].lstrip(".").lower()
+    out["Format"] = ext if ext == "safetensors" else f"{ext} (pickle, read weights-only)"
+    try:
+        sha256 = hashing.file_sha256(path)
+        out["Hash"] = sha256[:10]
+        out["SHA-256"] = sha256
+    except OSError as e:
+        out["Hash"] = f"unreadable: {e.strerror}"
+    if civitai is not None:
+        record = {"model": civitai.model_name, "version": civitai.version_name, "base model": civitai.base_model,
+                  "trained words": civitai.activation_text, "description": civitai.description}
+        if civitai.model_id:
+            record["page"] = f"https://civitai.com/models/{civitai.model_id}" + (
+                f"?modelVersionId={civitai.version_id}" if civitai.version_id else "")
+        record = {k: v for k, v in record.items() if v}
+        if record:
+            out["Civitai"] = record
+    rest = {str(k): _plain(v) for k, v in meta.items() if k not in POPUP_SHOWN_KEYS and v not in (None, "", [])}
+    if rest:
+        out["File metadata"] = rest
+    return out
+
+
+class PopupMetadata(dict):
+    """`page.metadata` (name → metadata; the host's metadata route calls `.get(name)`): answers with
+    `popup_metadata`, built when the popup asks, so listing the cards never hashes a file."""
+
+    def __init__(self, page, data=()):
+        super().__init__(data)
+        self.page = page
+
+    def get(self, name, default=None):
+        if not dict.__contains__(self, name):
+            return default
+        try:
+            return self.page.popup(name)
+        except Exception as e:  # the popup must open whatever happens
+            return {"Cannot load": f"{type(e).__name__}: {e}"}
+
+
+def activation_text(user_metadata: dict, suggested: str | None = None) -> str:
+    """The card's activation text: the user's (even an emptied one, once saved), else civitai's trained words."""
+    um = user_metadata or {}
+    if UM_ACTIVATION_TEXT in um:
+        return str(um.get(UM_ACTIVATION_TEXT) or "").strip()
+    return str(suggested or "").strip()
+
+
 def describe_network(info: dict) -> dict:
-    """What the metadata popup shows, from `sd_hypernet.info.describe`: the file's own structure."""
+    """The file facts a card carries (item["metadata"]: the edit dialog's table), from `sd_hypernet.info.describe`;
+    the popup shows `popup_metadata` instead."""
     meta = info["metadata"]
     dropout = [float(p) for p in (meta.get("dropout_structure") or [])]
     sha256 = info.get("sha256")
@@ -168,6 +300,9 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
             return None
         path = lib_item.path
         info, family = self._describe(path)
+        civitai = sidecars.read_civitai_info(path)
+        if family is None and civitai is not None:
+            family = civitai.family  # the file records none: civitai's base model
         if enable_filter and self._hidden_by_family(family):
             return None
 
@@ -184,19 +319,45 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
             "filename": path,
             "shorthash": sha256[:10] if sha256 else "",
             "preview": self.find_preview(path_wo_ext),
-            "description": self.find_description(path_wo_ext),
+            "description": self.find_description(path_wo_ext) or (civitai.description if civitai else None),
             "search_terms": [t for t in dict.fromkeys(search_terms) if t],
             "local_preview": f"{path_wo_ext}.preview.{self.opt('samples_format', 'png')}",
             "metadata": info,
             "sort_keys": {"default": index if index is not None else 0, **self.get_sort_keys(path)},
             "sd_version": FAMILY_LABELS.get(family, "Unknown"),
+            # Forge's card filter (sd / xl / flux) reads data-sort-sdversion from this
+            "sd_version_str": f"SdVersion.{FAMILY_LABELS.get(family, 'Unknown')}",
+            "civitai_description": civitai.description if civitai else "",
+            "suggested_activation_text": civitai.activation_text if civitai else "",
         }
         self.read_user_metadata(item)
         self._add_click_handlers(item)
         return item
 
+    def read_user_metadata(self, item, use_cache=True):
+        super().read_user_metadata(item, use_cache=use_cache)
+        if not item.get("description") and item.get("civitai_description"):
+            item["description"] = item["civitai_description"]  # an empty saved description keeps civitai's
+
     def create_html(self, tabname, *, empty=False):
-        return self.multiplier_html(tabname) + super().create_html(tabname, empty=empty)
+        html_text = self.multiplier_html(tabname) + super().create_html(tabname, empty=empty)
+        self.metadata = PopupMetadata(self, self.metadata)
+        return html_text
+
+    def popup(self, name) -> dict:
+        """The metadata popup of one card (see `popup_metadata`)."""
+        import sd_hypernet
+        from sd_hypernet.info import cached_describe
+
+        item = self.items.get(name) or self.create_item(name, enable_filter=False)
+        if item is None:
+            return {}
+        path = item["filename"]
+        try:
+            info, error = cached_describe(path), None
+        except sd_hypernet.HypernetError as e:
+            info, error = None, str(e)
+        return popup_metadata(path, info, error, sidecars.read_civitai_info(path))
 
     def create_user_metadata_editor(self, ui, tabname):
         from sd_hypernet.hosts.metadata_editor import HypernetUserMetadataEditor
@@ -224,7 +385,7 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
     def _add_click_handlers(self, item: dict) -> None:
         um = item.get("user_metadata") or {}
         weight = preferred_weight(um)
-        activation = str(um.get(UM_ACTIVATION_TEXT) or "").strip()
+        activation = activation_text(um, item.get("suggested_activation_text"))
         negative = str(um.get(UM_NEGATIVE_TEXT) or "").strip()
         card = {"name": item["name"], "weight": weight, "activation": activation, "negative": negative}
         item["onclick"] = html.escape(f"return hypernetCardClicked(event, this, {json.dumps(card, ensure_ascii=False)})")

@@ -51,6 +51,11 @@ def library_rows(host: common.Host) -> list[list]:
     return rows
 
 
+def library_relpath(host: common.Host, path: str) -> str:
+    """A file's entry in the Train dropdown (its path relative to the hypernetwork folder, '/'-separated)."""
+    return os.path.relpath(os.path.abspath(path), os.path.abspath(host.library().root)).replace(os.sep, "/")
+
+
 def convert(host: common.Host, relpath: str, target_ext: str) -> str:
     """Write `<stem><target_ext>` next to the library file `relpath`; never overwrites."""
     if not relpath:
@@ -216,7 +221,7 @@ def build(host: common.Host):
                 c_button = gr.Button("Create hypernetwork", variant="primary", elem_id="hypernet_create_button")
                 c_out = gr.HTML()
 
-            with gr.Tab("Train", elem_id="hypernet_train_tab"):
+            with gr.Tab("Train", elem_id="hypernet_train_tab") as t_tab:
                 with gr.Row():
                     t_net = gr.Dropdown(label="Hypernetwork", choices=network_names(), elem_id="hypernet_train_net")
                     t_refresh = gr.Button("Refresh list")
@@ -265,7 +270,7 @@ def build(host: common.Host):
                     t_plot = gr.Image(label="Loss", type="filepath", interactive=False)
                     t_preview = gr.Image(label="Last preview", type="filepath", interactive=False)
 
-            with gr.Tab("Library", elem_id="hypernet_library_tab"):
+            with gr.Tab("Library", elem_id="hypernet_library_tab") as l_tab:
                 l_refresh = gr.Button("Refresh")
                 l_table = gr.Dataframe(headers=LIBRARY_COLUMNS, interactive=False, wrap=True)
                 with gr.Row():
@@ -283,8 +288,10 @@ def build(host: common.Host):
                 if sorted(sizes or []) != sorted(preset):
                     body["sizes"] = [int(s) for s in sizes]
                 out = train_jobs.create_network(host, body)
+                choices = network_names()
+                created = library_relpath(host, out["path"])
                 return f"<p>Created {html.escape(out['path'])} ({out['parameters']:,} parameters)</p>", \
-                    gr.update(choices=network_names(), value=out["name"])
+                    gr.update(choices=choices, value=created if created in choices else None)
             except HypernetError as e:
                 return f"<p style='color:var(--error-text-color, red)'>{html.escape(str(e))}</p>", gr.update()
 
@@ -295,6 +302,8 @@ def build(host: common.Host):
         c_button.click(do_create, inputs=[c_name, c_family, c_sizes, c_layers, c_act, c_init, c_ln, c_dropout,
                                           c_actout, c_format, c_overwrite], outputs=[c_out, t_net])
         t_refresh.click(lambda: gr.update(choices=network_names()), outputs=[t_net])
+        # opening a sub-tab shows the folder as it is now (files added since start-up, by the API, or elsewhere)
+        t_tab.select(lambda: gr.update(choices=network_names()), outputs=[t_net])
 
         train_fields = dict(learn_rate=t_lr, lr_schedule=t_sched, warmup_steps=t_warmup, optimizer=t_opt,
                             batch_size=t_batch, gradient_accumulation=t_accum, clip_grad_mode=t_clip,
@@ -328,6 +337,7 @@ def build(host: common.Host):
                 return f"<p>{html.escape(str(e))}</p>", gr.update(), gr.update()
 
         l_refresh.click(do_library, outputs=[l_table, l_file])
+        l_tab.select(do_library, outputs=[l_table, l_file])
         l_convert.click(do_convert, inputs=[l_file, l_target], outputs=[l_out, l_table, l_file])
     return tab
 

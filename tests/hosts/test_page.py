@@ -202,7 +202,7 @@ def test_html_has_slider_cards_and_serves_metadata_and_single_card(host, folder)
 
     resp = ui_extra_networks.get_metadata(page="hypernetworks", item="anime")
     meta = json.loads(json.loads(resp.body)["metadata"])
-    assert meta["activation"] == "relu"
+    assert meta["Activation"] == "relu"
 
     resp = ui_extra_networks.get_single_card(page="hypernetworks", tabname="txt2img", name="xl")
     assert 'data-name="xl"' in json.loads(resp.body)["html"]
@@ -258,3 +258,87 @@ def test_defaults_come_from_the_selected_host(host, folder):
         assert {i["name"] for i in page.list_items()} == {"xl", "broken"}
     finally:
         common.set_current(None)
+
+
+POPUP_ORDER = ["Model family", "Usable with", "Widths", "Layer structure", "Activation", "Layer norm", "Dropout",
+               "Steps trained", "Base model", "Parameters", "File size", "Format", "Hash", "SHA-256"]
+
+
+def popup_of(page, name):
+    from modules import ui_extra_networks
+    resp = ui_extra_networks.get_metadata(page="hypernetworks", item=name)
+    return json.loads(json.loads(resp.body)["metadata"])
+
+
+def test_popup_shows_what_a_user_needs_first_in_a_fixed_order(host, folder):
+    from modules import ui_extra_networks
+    ui_extra_networks.initialize()
+    page = make_page(folder, family=None)
+    ui_extra_networks.register_page(page)
+    page.create_html("txt2img")
+    meta = popup_of(page, "anime")
+    path = str(folder / "anime.pt")
+    sha = hashlib.sha256(open(path, "rb").read()).hexdigest()
+    assert list(meta)[:len(POPUP_ORDER)] == POPUP_ORDER
+    assert meta["Model family"] == "SD1 (cross-attention width 768)"
+    assert meta["Usable with"] == "SD1 models"
+    assert meta["Widths"] == "cross 768; self 320"
+    assert meta["Layer structure"] == "1, 0.01, 1"
+    assert meta["Layer norm"] == "yes" and meta["Dropout"] == "none"
+    assert meta["Steps trained"] == "1,500"
+    assert meta["Base model"] == "v1-5-pruned"
+    assert meta["Format"] == "pt (pickle, read weights-only)"
+    assert meta["Hash"] == sha[:10] and meta["SHA-256"] == sha
+    assert meta["File size"].endswith("KiB")
+    # the rest of the file's metadata follows, as text (no list for the host's popup to fold)
+    rest = meta["File metadata"]
+    assert rest["name"] == "anime" and all(isinstance(v, str) for v in rest.values())
+    assert "layer_structure" not in rest and "step" not in rest
+    # nothing the popup shows is a list or an empty row
+    assert all(v != "" and not isinstance(v, list) for v in meta.values())
+
+    xl = popup_of(page, "xl")
+    assert xl["Base model"] == "not recorded" and xl["Format"] == "safetensors"
+    assert xl["Model family"] == "SDXL (cross-attention width 2048)"
+
+
+def test_popup_says_what_a_self_attention_only_network_can_be_used_with(host, tmp_path):
+    from modules import ui_extra_networks
+    root = tmp_path / "hn"
+    root.mkdir()
+    sd_hypernet.save_file(tiny([320, 640], "selfonly"), str(root / "selfonly.safetensors"))
+    sd_hypernet.save_file(tiny([640, 1280], "wide", metadata={"sd_checkpoint_name": "sd_xl_base_1.0"}),
+                          str(root / "wide.safetensors"))
+    ui_extra_networks.initialize()
+    page = make_page(root, family=None)
+    ui_extra_networks.register_page(page)
+    page.create_html("txt2img")
+    meta = popup_of(page, "selfonly")
+    assert meta["Model family"] == "not recorded (no cross-attention width)"
+    assert meta["Usable with"].startswith("SD1, SD2, SDXL models (self-attention only")
+    assert meta["Widths"] == "self 320, 640"
+    wide = popup_of(page, "wide")
+    assert wide["Model family"] == "SDXL (recorded base model)"
+    assert wide["Usable with"].startswith("SDXL models (self-attention only")
+
+
+def test_popup_hashes_in_the_request_not_when_cards_are_listed(host, folder, monkeypatch):
+    from modules import ui_extra_networks
+
+    from sd_hypernet import hashing, info
+    ui_extra_networks.initialize()
+    page = make_page(folder, family=None)
+    ui_extra_networks.register_page(page)
+    # a listing that carries no hash (as a header-only listing would)
+    real = info.cached_describe
+    monkeypatch.setattr(info, "cached_describe",
+                        lambda path: {k: v for k, v in real(path).items() if k not in ("sha256", "short_hash")})
+    hashing._cache.clear()
+    page.create_html("txt2img")
+    path = str(folder / "xl.safetensors")
+    hashed = []
+    real_hash = hashing.file_sha256
+    monkeypatch.setattr(hashing, "file_sha256", lambda p: hashed.append(p) or real_hash(p))
+    meta = popup_of(page, "xl")
+    assert hashed == [path]
+    assert meta["Hash"] == hashlib.sha256(open(path, "rb").read()).hexdigest()[:10]

@@ -60,12 +60,36 @@ def render(folder, default_multiplier=1.0):
         for tabname in ("txt2img", "img2img"):
             out[tabname] = page.create_html(tabname)
         items = dict(page.items)
+        # what the host's /sd_extra_networks/metadata route answers for each card (json of page.metadata.get)
+        metadata = {name: json.dumps({"metadata": json.dumps(page.metadata.get(name), indent=4, ensure_ascii=False)})
+                    for name in items}
+    render.metadata = metadata
     return out, items
 
 
-def document(tab_html, prompt="", negative=""):
+# The host's popup pieces our script relies on (webui/Forge extraNetworks.js): `popup(elem)` shows an element;
+# extraNetworksRequestMetadata is the host's own request, which other pages keep using.
+HOST_POPUP_JS = """
+function popup(contents) { var box = document.getElementById('popup'); box.innerHTML = ''; box.appendChild(contents); }
+window.hostMetadataRequests = [];
+function extraNetworksRequestMetadata(event, extraPage) { hostMetadataRequests.push(extraPage); event.stopPropagation(); }
+"""
+
+
+def document(tab_html, prompt="", negative="", default_multiplier=1.0, inline=False):
+    """inline: our script and CSS inside the page (for a page served over http, which may not load file:// URLs)."""
     js = os.path.join(REPO, "javascript", "hypernetworks.js")
     css = os.path.join(REPO, "style.css")
+    if inline:
+        with open(js, encoding="utf8") as f:
+            script = f"<script>{HOST_POPUP_JS}</script><script>{f.read()}</script>"
+        with open(css, encoding="utf8") as f:
+            style = f"<style>{f.read()}</style>"
+    else:
+        script, style = f'<script src="file://{js}"></script>', f'<link rel="stylesheet" href="file://{css}">'
+    other = ('<div id="txt2img_lora_cards"><div class="card" data-name="lora1"><div class="button-row">'
+             '<div class="metadata-button" onclick="extraNetworksRequestMetadata(event, \'lora\')"></div>'
+             '</div></div></div><div id="popup"></div>') if inline else ""
     tabs = "".join(
         f'<h3>{t}</h3>'
         f'<div id="{t}_prompt"><label><textarea>{prompt}</textarea></label></div>'
@@ -73,18 +97,19 @@ def document(tab_html, prompt="", negative=""):
         f'<div id="{t}_hypernetworks" class="tabitem"><div id="{t}_hypernetworks_cards_html">{html}</div></div>'
         for t, html in tab_html.items())
     return f"""<!doctype html><html><head><meta charset="utf-8">
-<style>{HOST_CSS}</style><link rel="stylesheet" href="file://{css}">
-<script>var opts = {{extra_networks_add_text_separator: " ", extra_networks_default_multiplier: 1}};
+<style>{HOST_CSS}</style>{style}
+<script>var opts = {{extra_networks_add_text_separator: " ", extra_networks_default_multiplier: 1,
+                hypernet_default_multiplier: {default_multiplier}}};  // the host puts every option in opts
 function gradioApp() {{ return document; }}
 window.inputEvents = {{}};
 document.addEventListener("input", function(e) {{
   var box = e.target.closest("[id$='_prompt']"); if (box) inputEvents[box.id] = (inputEvents[box.id] || 0) + 1;
 }});</script>
-<script src="file://{js}"></script></head><body>{tabs}</body></html>"""
+{script}</head><body>{tabs}{other}</body></html>"""
 
 
 def write_page(folder, out_path, **kw):
     tab_html, items = render(folder, **{k: v for k, v in kw.items() if k == "default_multiplier"})
     with open(out_path, "w", encoding="utf8") as f:
-        f.write(document(tab_html, **{k: v for k, v in kw.items() if k in ("prompt", "negative")}))
+        f.write(document(tab_html, **{k: v for k, v in kw.items() if k in ("prompt", "negative", "default_multiplier")}))
     return items

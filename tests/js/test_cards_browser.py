@@ -166,3 +166,72 @@ def test_default_comes_from_settings(browser, library, tmp_path):
         assert pg.js_errors == []
     finally:
         pg.close()
+
+
+def test_default_multiplier_setting_is_live(page):
+    # Settings → Apply: the webui replaces its `opts` object; no reload, no Refresh of the cards
+    page.evaluate("opts = Object.assign({}, opts, {hypernet_default_multiplier: 0.8})")
+    card(page, "alpha").click()
+    assert prompt(page) == "a cat <hypernet:alpha:0.8>"
+    card(page, "alpha", tab="img2img").click()  # img2img's cards were rendered with the old default
+    assert prompt(page, tab="img2img") == "a cat <hypernet:alpha:0.8>"
+    page.wait_for_function("document.querySelector('#img2img_hypernetworks_multiplier').value === '0.8'")
+    # a slider the user moved keeps the user's value (moving it also rewrote the selected alpha)
+    set_slider(page, 0.3)
+    page.evaluate("opts = Object.assign({}, opts, {hypernet_default_multiplier: 1.5})")
+    card(page, "a/dup").click()
+    assert prompt(page) == "a cat <hypernet:alpha:0.3> <hypernet:a/dup:0.3>"
+
+
+POPUP_ORDER = ["Model family", "Usable with", "Widths", "Layer structure", "Activation", "Layer norm", "Dropout",
+               "Steps trained", "Base model", "Parameters", "File size", "Format", "Hash"]
+
+
+def open_served_page(browser, library):
+    """The test page served over http (the popup fetches ./sd_extra_networks/metadata as in the webui), with the
+    route answering what the host's metadata route answers for our page."""
+    from urllib.parse import parse_qs, urlparse
+
+    tab_html, _ = pagegen.render(library)
+    answers = pagegen.render.metadata
+    doc = pagegen.document(tab_html, prompt="a cat", inline=True)
+    page = browser.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def handle(route):
+        url = urlparse(route.request.url)
+        if url.path.endswith("/sd_extra_networks/metadata"):
+            q = parse_qs(url.query)
+            assert q["page"] == ["hypernetworks"]
+            route.fulfill(status=200, content_type="application/json", body=answers[q["item"][0]])
+        else:
+            route.fulfill(status=200, content_type="text/html", body=doc)
+
+    page.route("http://hypernet.test/**", handle)
+    page.goto("http://hypernet.test/page.html")
+    page.wait_for_function("typeof window.hypernetCardClicked === 'function'")
+    page.js_errors = errors
+    return page
+
+
+def test_metadata_popup_shows_the_facts_first_in_order(browser, library):
+    page = open_served_page(browser, library)
+    try:
+        card(page, "alpha").locator(".metadata-button").dispatch_event("click")
+        page.wait_for_selector("#popup table.hypernet-metadata")
+        rows = page.eval_on_selector_all("#popup table tr", "rows => rows.map(r => Array.from(r.cells).map(c => c.textContent))")
+        keys = [r[0] for r in rows]
+        assert keys[:len(POPUP_ORDER)] == POPUP_ORDER
+        values = dict(r for r in rows if len(r) == 2)
+        assert values["Widths"] == "cross 768"
+        assert values["Model family"] == "SD1 (cross-attention width 768)"
+        assert all(v != "" for v in values.values())  # no empty collapsed rows
+        assert ["File metadata"] in rows  # the rest follows under a heading
+        # the card was not clicked (no tag), and other pages keep the host's popup
+        assert prompt(page) == "a cat"
+        page.locator("#txt2img_lora_cards .metadata-button").dispatch_event("click")
+        assert page.evaluate("hostMetadataRequests") == ["lora"]
+        assert page.js_errors == []
+    finally:
+        page.close()

@@ -1,5 +1,8 @@
 """Forge's modules/sd_models.py: the checkpoint is loaded lazily, by `forge_model_reload()` on the first
 generation (or after the selection changed), into `model_data.sd_model`; a reload builds new UNet modules."""
+import os
+import re
+
 import torch
 
 from modules import script_callbacks, shared
@@ -19,10 +22,51 @@ class ModelData:
 model_data = ModelData()
 
 
-def select_checkpoint(name="standin", family="sd1", seed=0, unet=None, prediction_type="epsilon"):
-    """What choosing a checkpoint in Forge's UI does: records what to load; nothing loads until a generation.
-    `unet`: an ldm UNetModel to load instead of a freshly built one (run the Forge way)."""
-    model_data.forge_loading_parameters = {"checkpoint_info": CheckpointInfo(name), "family": family,  # noqa: F821
+checkpoints_list = {}    # title -> checkpoint info, as Forge's list_models fills it
+checkpoint_aliases = {}  # every id of a checkpoint (name, title, stem, …) -> its info
+
+
+class FileCheckpointInfo(CheckpointInfo):  # noqa: F821 - from the webui stand-in above
+    """A checkpoint file in the list (Forge's CheckpointInfo(filename): name, title "name [hash]", ids)."""
+
+    def __init__(self, filename, shorthash="0123456789"):
+        name = os.path.basename(filename)
+        super().__init__(name, shorthash)
+        self.filename = filename
+        self.name_for_extra = os.path.splitext(name)[0]
+        self.title = f"{name} [{shorthash}]"
+        self.ids = [name, self.title, self.name_for_extra, f"{self.name_for_extra} [{shorthash}]"]
+
+    def register(self):
+        checkpoints_list[self.title] = self
+        for alias in self.ids:
+            checkpoint_aliases[alias] = self
+
+
+def get_closet_checkpoint_match(search_string):
+    """As Forge's: an alias, else the shortest title containing the string (with or without its [hash])."""
+    if not search_string:
+        return None
+    if search_string in checkpoint_aliases:
+        return checkpoint_aliases[search_string]
+    for text in (search_string, re.sub(r"\s*\[\w+\]\s*$", "", search_string)):
+        found = sorted((i for i in checkpoints_list.values() if text in i.title), key=lambda i: len(i.title))
+        if found:
+            return found[0]
+    return None
+
+
+def select_checkpoint(name="standin", family="sd1", seed=0, unet=None, prediction_type="epsilon", filename=None):
+    """What choosing a checkpoint in Forge's UI does: the option `sd_model_checkpoint` takes its title and the
+    loading parameters record what to load; nothing loads until a generation.
+    `unet`: an ldm UNetModel to load instead of a freshly built one (run the Forge way). `filename`: a checkpoint
+    file to list and select (its header is what a reader before the first load can see)."""
+    info = CheckpointInfo(name)  # noqa: F821
+    if filename is not None:
+        info = FileCheckpointInfo(filename)
+        info.register()
+    shared.opts.data["sd_model_checkpoint"] = info.title
+    model_data.forge_loading_parameters = {"checkpoint_info": info, "family": family,
                                            "seed": seed, "unet": unet, "prediction_type": prediction_type}
 
 

@@ -54,6 +54,7 @@ callback_map = dict(
     callbacks_infotext_pasted=[],
     callbacks_script_unloaded=[],
     callbacks_before_ui=[],
+    callbacks_after_component=[],
 )
 
 
@@ -169,3 +170,17 @@ def on_script_unloaded(callback, *, name=None):
 
 def on_before_ui(callback, *, name=None):
     add_callback(callback_map['callbacks_before_ui'], callback, name=name, category='before_ui')
+
+
+def after_component_callback(component, **kwargs):
+    """Called by the gradio patch (modules/gradio_extensons.py) after every component and layout block is made,
+    with the keyword arguments it was made with (elem_id, label, id, …)."""
+    for c in callback_map['callbacks_after_component']:
+        try:
+            c.callback(component, **kwargs)
+        except Exception as e:
+            errors.report(f"Error executing callback {c.name} for after_component_callback: {e}", exc_info=True)
+
+
+def on_after_component(callback, *, name=None):
+    add_callback(callback_map['callbacks_after_component'], callback, name=name, category='after_component')

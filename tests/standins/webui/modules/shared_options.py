@@ -3,6 +3,10 @@ from modules.options import OptionInfo, options_section
 
 options_templates = {}
 
+options_templates.update(options_section(('sd', "Stable Diffusion", "sd"), {
+    "sd_model_checkpoint": OptionInfo(None, "Stable Diffusion checkpoint"),  # a checkpoint title
+}))
+
 options_templates.update(options_section(('saving-images', "Saving images/grids", "saving"), {
     "samples_format": OptionInfo('png', 'File format for images'),
 }))

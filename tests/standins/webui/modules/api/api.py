@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 
 from modules import progress, scripts, shared, ui
+from modules.hypernetworks.hypernetwork import create_hypernetwork, train_hypernetwork
 from modules.processing import StableDiffusionProcessingTxt2Img, process_images
 
 
@@ -38,6 +39,8 @@ class Api:
         self.queue_lock = queue_lock
         self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"])
         self.add_api_route("/sdapi/v1/hypernetworks", self.get_hypernetworks, methods=["GET"])
+        self.add_api_route("/sdapi/v1/create/hypernetwork", self.create_hypernetwork, methods=["POST"])
+        self.add_api_route("/sdapi/v1/train/hypernetwork", self.train_hypernetwork, methods=["POST"])
         if scripts.scripts_txt2img is not None and not scripts.scripts_txt2img.scripts:
             ui.create_ui()
 
@@ -46,6 +49,32 @@ class Api:
 
     def get_hypernetworks(self):
         return [{"name": name, "path": shared.hypernetworks[name]} for name in shared.hypernetworks]
+
+    # The built-in trainer's routes: the functions are module globals imported from modules.hypernetworks,
+    # looked up at call time; errors come back as {"info": "... error: ..."} (AssertionError for create).
+    def create_hypernetwork(self, args: dict):
+        try:
+            shared.state.begin(job="create_hypernetwork")
+            filename = create_hypernetwork(**args)
+            return {"info": f"create hypernetwork filename: {filename}"}
+        except AssertionError as e:
+            return {"info": f"create hypernetwork error: {e}"}
+        finally:
+            shared.state.end()
+
+    def train_hypernetwork(self, args: dict):
+        try:
+            shared.state.begin(job="train_hypernetwork")
+            error, filename = None, ""
+            try:
+                hypernetwork, filename = train_hypernetwork(**args)
+            except Exception as e:
+                error = e
+            return {"info": f"train embedding complete: filename: {filename} error: {error}"}
+        except Exception as exc:
+            return {"info": f"train embedding error: {exc}"}
+        finally:
+            shared.state.end()
 
     def text2imgapi(self, txt2imgreq: StableDiffusionTxt2ImgProcessingAPI):
         task_id = txt2imgreq.force_task_id or "task(api)"
