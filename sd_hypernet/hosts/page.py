@@ -204,29 +204,6 @@ def describe_network(info: dict) -> dict:
     return out
 
 
-class _PopupMetadata(dict):
-    """The page's name -> popup dict. The host's metadata route reads it with `.get(name)`, in a request
-    thread: that is when a hash not known yet is computed (once per file version), never while listing."""
-
-    def __init__(self, page, *args):
-        super().__init__(*args)
-        self._page = page
-
-    def get(self, name, default=None):
-        value = super().get(name, default)
-        if isinstance(value, dict) and "sha256" in value and not value["sha256"]:
-            lib_item = self._page._items_by_name().get(name)
-            if lib_item is not None:
-                from sd_hypernet.info import file_hash
-                try:
-                    sha256 = file_hash(lib_item.path)
-                except OSError:
-                    return value
-                value = {**value, "hash": sha256[:10], "sha256": sha256}
-                self[name] = value
-        return value
-
-
 class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
     """HypernetworksPage(library, opt=None, model_family=None)
 
@@ -245,14 +222,6 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
         self._model_family = model_family
 
     # ---- wiring ---------------------------------------------------------------------------------------------
-    @property
-    def metadata(self):
-        return self._popup_metadata
-
-    @metadata.setter
-    def metadata(self, value):  # the host resets it to {} on every listing
-        self._popup_metadata = _PopupMetadata(self, value or {})
-
     @property
     def library(self):
         lib = self._library

@@ -127,11 +127,11 @@ def test_popup_computes_the_hash_once_in_its_request(host, folder, monkeypatch):
     response = ui_extra_networks.get_metadata(page=page.name, item="anime")
     shown = json.loads(json.loads(response.body)["metadata"])
     sha = hashlib.sha256(open(folder / "anime.pt", "rb").read()).hexdigest()
-    assert shown["hash"] == sha[:10] and shown["sha256"] == sha
+    assert shown["Hash"] == sha[:10] and shown["SHA-256"] == sha
     assert hashing.computed == before + 1
     broken = json.loads(json.loads(ui_extra_networks.get_metadata(page=page.name, item="broken").body)["metadata"])
-    assert "broken.pt" in broken["error"]
-    assert broken["sha256"] == hashlib.sha256((folder / "broken.pt").read_bytes()).hexdigest()
+    assert "broken.pt" in broken["Cannot load"]
+    assert broken["SHA-256"] == hashlib.sha256((folder / "broken.pt").read_bytes()).hexdigest()
     monkeypatch.setattr(hashing, "_compute", lambda p: pytest.fail("hashed twice"))
     ui_extra_networks.get_metadata(page=page.name, item="anime")
     page.create_html("txt2img")  # relisting shows the hash now known
