@@ -7,6 +7,7 @@ resumed from a snapshot's sidecar repeats exactly what an uninterrupted run woul
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -248,12 +249,27 @@ class Trainer:
             torch.nn.utils.clip_grad_value_(params, clip)
         elif self.options.clip_grad_mode == "norm":
             torch.nn.utils.clip_grad_norm_(params, clip)
+        loss = loss_sum / total
+        if not math.isfinite(loss):
+            # the previous step's update already broke the network: nothing of it is saved
+            self.optimizer.zero_grad(set_to_none=True)
+            raise HypernetError(
+                f"training diverged: the loss became {loss} at step {self.step + 1} (learning rate {lr:g}); "
+                f"stopped without saving this run's last state (the last snapshot on disk, if any, is the last "
+                f"good one). Lower the learning rate or turn on gradient clipping")
         if self.scaler:
-            self.scaler.step(self.optimizer)
+            self.scaler.step(self.optimizer)  # the scaler skips a step whose gradients overflowed, as fp16 needs
             self.scaler.update()
+        elif not all(bool(torch.isfinite(p.grad).all()) for p in params if p.grad is not None):
+            self.optimizer.zero_grad(set_to_none=True)
+            saved = self.save_snapshot() if self.step > self.start_step else None
+            raise HypernetError(
+                f"training diverged: non-finite gradients at step {self.step + 1} (learning rate {lr:g}); the step "
+                f"was not applied" + (f", the network as it was is saved as {saved}" if saved else "")
+                + ". Lower the learning rate or turn on gradient clipping")
         else:
             self.optimizer.step()
-        return loss_sum / total, lr, first_prompt
+        return loss, lr, first_prompt
 
     # -- saving ---------------------------------------------------------------------------------------
     def _metadata(self) -> dict:

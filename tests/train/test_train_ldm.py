@@ -135,3 +135,46 @@ def test_gradient_checkpointing_gives_the_same_step(tmp_path, kind):
     assert torch.allclose(torch.tensor(runs[0][0]), torch.tensor(runs[1][0]), atol=1e-6)
     for a, b in zip(runs[0][1], runs[1][1]):
         assert torch.allclose(a, b, atol=1e-6)
+
+
+def _poison_after(host, calls: int):
+    """A UNet call that returns inf from call number `calls` on: what an exploding network looks like."""
+    original, count = host.apply_unet, [0]
+
+    def apply(*args, **kwargs):
+        count[0] += 1
+        out = original(*args, **kwargs)
+        return out * float("inf") if count[0] > calls else out
+    host.apply_unet = apply
+
+
+def test_a_diverged_loss_stops_the_run_and_saves_nothing_of_it(tmp_path):
+    host = ldm_host()
+    _poison_after(host, 2)
+    net = make_net()
+    opts = options(tmp_path, steps=10, save_every=0)
+    with pytest.raises(sd_hypernet.HypernetError, match=r"diverged: the loss became (nan|inf) at step 3"):
+        Trainer(net, host, latent_set(2), opts).run()
+    assert not [f for f in os.listdir(opts.output_dir) if f.endswith(".safetensors")]
+    assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
+
+
+def test_non_finite_gradients_are_not_applied_and_the_good_network_is_saved(tmp_path):
+    host = ldm_host()
+    net = make_net()
+    opts = options(tmp_path, steps=10, save_every=0)
+    trainer = Trainer(net, host, latent_set(2), opts)
+    steps = [0]
+    original = trainer._micro_batch
+
+    def poisoned(*args, **kwargs):
+        steps[0] += 1
+        if steps[0] == 3:  # gradients blow up on the third step, the loss itself stays finite
+            for p in net.parameters():
+                p.register_hook(lambda g: g * float("nan"))
+        return original(*args, **kwargs)
+    trainer._micro_batch = poisoned
+    with pytest.raises(sd_hypernet.HypernetError, match="non-finite gradients at step 3"):
+        trainer.run()
+    saved = sd_hypernet.load_file(os.path.join(opts.output_dir, f"{trainer.name}-2.safetensors"))
+    assert saved.step == 2 and all(bool(torch.isfinite(p).all()) for p in saved.parameters())
