@@ -234,6 +234,16 @@
         }
     }, true);
 
+    // Forge's sd/xl/flux/all switch re-filters only the Lora, checkpoint and embedding pages (its
+    // clickLoraRefresh); our cards carry the same data-sort-sdversion, so re-filter ours too.
+    document.addEventListener("change", function(e) {
+        var t = e.target;
+        if (!t || !t.closest || !t.closest("#forge_ui_preset") || typeof applyExtraNetworkFilter !== "function") return;
+        ["txt2img", "img2img"].forEach(function(tab) {
+            applyExtraNetworkFilter(tab + "_" + PAGE);
+        });
+    });
+
     document.addEventListener("keydown", function(e) {
         if ((e.key === "Enter" || e.key === " ") && isOurCard(e.target)) {
             e.preventDefault();

@@ -24,15 +24,17 @@ ATTN_PATCHES = ("attn1_patch", "attn2_patch")
 
 
 def loaded_model():
-    """The loaded checkpoint without triggering Forge's lazy load (None before the first generation)."""
+    """The loaded checkpoint without triggering Forge's lazy load; None before the first generation, when Forge
+    holds a placeholder (`FakeInitialModel`, no `forge_objects`) in its place."""
+    model = None
     try:
         from modules import sd_models
         model_data = getattr(sd_models, "model_data", None)
         if model_data is not None:
-            return getattr(model_data, "sd_model", None)
+            model = getattr(model_data, "sd_model", None)
     except ImportError:
-        pass
-    return getattr(shared, "sd_model", None)
+        model = getattr(shared, "sd_model", None)
+    return model if getattr(model, "forge_objects", None) is not None else None
 
 
 def unet_of(sd_model):

@@ -235,3 +235,22 @@ def test_metadata_popup_shows_the_facts_first_in_order(browser, library):
         assert page.js_errors == []
     finally:
         page.close()
+
+
+def test_forge_preset_switch_refilters_our_cards(browser, library, tmp_path):
+    page = open_page(browser, library, tmp_path)
+    page.evaluate("""() => {
+        window.filtered = [];
+        window.applyExtraNetworkFilter = (name) => window.filtered.push(name);  // Forge's, recorded
+        const radio = document.createElement('div');
+        radio.id = 'forge_ui_preset';
+        radio.innerHTML = '<label><input type="radio" name="p" value="sd" checked>sd</label>' +
+                          '<label><input type="radio" name="p" value="xl">xl</label>';
+        document.body.appendChild(radio);
+    }""")
+    page.click("#forge_ui_preset input[value='xl']")
+    assert page.evaluate("window.filtered") == ["txt2img_hypernetworks", "img2img_hypernetworks"]
+    page.fill("#txt2img_prompt textarea", "unrelated change")  # other changes re-filter nothing
+    page.dispatch_event("#txt2img_prompt textarea", "change")
+    assert page.evaluate("window.filtered.length") == 2
+    assert page.js_errors == []

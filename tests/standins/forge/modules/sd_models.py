@@ -11,15 +11,24 @@ from mirror_webui import run_webui_module
 run_webui_module("sd_models.py", globals())  # CheckpointInfo, model_hash: unchanged in Forge
 
 
+class FakeInitialModel:
+    """What Forge holds as the model before the first load (for extensions that read shared.sd_model early)."""
+
+    def __init__(self):
+        self.cond_stage_model = None
+        self.chunk_length = 75
+
+
 class ModelData:
     def __init__(self):
-        self.sd_model = None
+        self.sd_model = FakeInitialModel()  # as Forge's SdModelData: never None before the first load
         self.forge_loading_parameters = {}
         self.forge_hash = ""
         self.loads = 0
 
 
 model_data = ModelData()
+shared.sd_model = model_data.sd_model  # Forge's shared.sd_model is a property reading model_data
 
 
 checkpoints_list = {}    # title -> checkpoint info, as Forge's list_models fills it
