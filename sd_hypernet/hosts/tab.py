@@ -156,7 +156,9 @@ START_JS = """function() {
     var args = Array.from(arguments);
     if (typeof randomId === "function" && typeof requestProgress === "function") {
         var id = randomId();
-        var box = gradioApp().getElementById("hypernet_train_progress");
+        // the host inserts its bar before the element it is given: the anchor keeps it inside our box
+        var box = gradioApp().getElementById("hypernet_train_progress_anchor") ||
+                  gradioApp().getElementById("hypernet_train_progress");
         if (box) { requestProgress(id, box, null, function() {}); }
         args[0] = id;
     }
@@ -264,7 +266,8 @@ def build(host: common.Host):
                     t_go = gr.Button("Train hypernetwork", variant="primary", elem_id="hypernet_train_button")
                     t_stop = gr.Button("Interrupt", elem_id="hypernet_train_interrupt")
                 t_task = gr.Textbox(visible=False, elem_id="hypernet_train_task_id")
-                gr.HTML(elem_id="hypernet_train_progress")  # the host's progress bar is put above this
+                gr.HTML('<div id="hypernet_train_progress_anchor"></div>',  # the host's bar goes before it
+                        elem_id="hypernet_train_progress")
                 t_status = gr.HTML(job_status_html(None))
                 with gr.Row():
                     t_plot = gr.Image(label="Loss", type="filepath", interactive=False)
