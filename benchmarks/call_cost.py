@@ -26,7 +26,6 @@ for path in (ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "sta
 import sd_hypernet as sh  # noqa: E402
 from call_count import calls_of_ours  # noqa: E402  (tests/call_count.py; Forge's block is the stand-in's)
 from sd_hypernet import hook  # noqa: E402
-from sd_hypernet.hosts.common import SigmaSteps  # noqa: E402,F401  (imports the host package's floor only)
 
 SD15 = dict(model_channels=320, num_heads=8)
 SMALL = dict(model_channels=32, num_heads=2)

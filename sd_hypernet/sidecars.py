@@ -10,10 +10,10 @@ import html
 import json
 import os
 import re
-import threading
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from .file_memo import PerFileVersion
 from .network import family_from_text
 
 CIVITAI_INFO_SUFFIX = ".civitai.info"
@@ -115,29 +115,18 @@ def _parse(path: str, data) -> CivitaiInfo | None:
         model_id=as_int(data.get("modelId") or model.get("id")), version_id=as_int(data.get("id")))
 
 
-_cache: dict[str, tuple[tuple, CivitaiInfo | None]] = {}
-_lock = threading.Lock()
+_records = PerFileVersion()
 
 
 def read_civitai_info(network_path: str) -> CivitaiInfo | None:
     """The `NAME.civitai.info` beside a network, or None (missing, unreadable or not a civitai record).
     Read once per version of the sidecar file."""
-    path = civitai_info_path(network_path)
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    version = (st.st_mtime_ns, st.st_size)
-    key = os.path.abspath(path)
-    with _lock:
-        hit = _cache.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
+    return _records.get(civitai_info_path(network_path), _read_record)
+
+
+def _read_record(path: str) -> CivitaiInfo | None:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
-            info = _parse(path, json.load(f))
+            return _parse(path, json.load(f))
     except (OSError, ValueError):
-        info = None
-    with _lock:
-        _cache[key] = (version, info)
-    return info
+        return None

@@ -8,16 +8,14 @@ A `.ckpt` (pickle) is not opened: None.
 from __future__ import annotations
 
 import json
-import os
 import struct
-import threading
 
+from sd_hypernet.file_memo import PerFileVersion
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
 MAX_HEADER = 64 << 20  # a safetensors header larger than this is not a checkpoint we read
 
-_cache: dict[str, tuple[tuple, str | None]] = {}
-_lock = threading.Lock()
+_families = PerFileVersion()
 
 
 def family_from_header(header: dict) -> str | None:
@@ -51,21 +49,12 @@ def checkpoint_file_family(path: str | None) -> str | None:
     """"sd1" | "sd2" | "sdxl" | None for a checkpoint file (safetensors only), once per file version."""
     if not path or not str(path).lower().endswith(".safetensors"):
         return None
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    version = (st.st_mtime_ns, st.st_size)
-    key = os.path.abspath(path)
-    with _lock:
-        hit = _cache.get(key)
-    if hit is not None and hit[0] == version:
-        return hit[1]
+    return _families.get(path, _read_family)
+
+
+def _read_family(path: str) -> str | None:
     header = read_header(path)
-    family = family_from_header(header) if header is not None else None
-    with _lock:
-        _cache[key] = (version, family)
-    return family
+    return family_from_header(header) if header is not None else None
 
 
 def selected_checkpoint_path() -> str | None:

@@ -16,7 +16,7 @@ from sd_hypernet import formats
 from sd_hypernet.errors import HypernetError
 from sd_hypernet.info import cached_describe
 from sd_hypernet.network import USABLE_ACTIVATIONS, WEIGHT_INITS
-from sd_hypernet.train import jobs as train_jobs
+from sd_hypernet.train import jobs as core_jobs
 from sd_hypernet.train.create import FAMILY_SIZES
 from sd_hypernet.train.dataset import LATENT_SAMPLING, SIZE_MODES
 from sd_hypernet.train.templates import list_templates
@@ -118,7 +118,7 @@ def task_id(value) -> str | None:
 
 
 def run_training(host: common.Host, session: dict, id_task, network, values: dict, poll: float = 1.0,
-                 manager: train_jobs.JobManager | None = None):
+                 manager: core_jobs.JobManager | None = None):
     """The Train button: start the job (queued behind other jobs, on the progress bar as `id_task`), then
     stream (status html, loss plot, preview) until it ends."""
     if not network:
@@ -134,11 +134,11 @@ def run_training(host: common.Host, session: dict, id_task, network, values: dic
     yield from stream_job(job, poll=poll)
 
 
-def interrupt_training(session: dict, manager: train_jobs.JobManager | None = None) -> str:
+def interrupt_training(session: dict, manager: core_jobs.JobManager | None = None) -> str:
     """Our Interrupt button: the job's own flag, and the host's state when the job is the host's current one."""
     job = session.get("job")
     if job is None or not job.running:  # e.g. a job started over the API since
-        job = (manager or train_jobs.manager).active() or job
+        job = (manager or core_jobs.manager).active() or job
     if job is not None:
         job.interrupt()
     try:

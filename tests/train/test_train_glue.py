@@ -184,3 +184,11 @@ def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_
     assert str(tmp_path / "nowhere") in client.post(
         "/sdapi/v1/hypernet/train", json={**base, "data_root": str(tmp_path / "nowhere")}).json()["detail"]
     assert manager.jobs == {}
+
+
+def test_interrupt_button_looks_for_a_job_started_elsewhere(webui):
+    # nothing in the tab's session (a job started over the API): the process-wide job manager is asked
+    from sd_hypernet.hosts import tab
+    from sd_hypernet.train import jobs
+    assert jobs.manager.active() is None
+    assert tab.interrupt_training({}) == tab.job_status_html(None)
