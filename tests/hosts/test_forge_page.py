@@ -1,7 +1,6 @@
 """The Hypernetworks page on Forge: cards filtered by the selected checkpoint's family before Forge's lazy first
 load, and Forge's own sd / xl card filter (data-sort-sdversion from item["sd_version_str"]) sees our cards."""
 import json
-import os
 import struct
 
 import sd_hypernet
