@@ -6,7 +6,6 @@ print a JSON report (run by test_tab_gradio.py in each gradio environment):
 import json
 import os
 import sys
-import tempfile
 import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -15,25 +14,18 @@ sys.path[:0] = [REPO, os.path.join(REPO, "tests", "standins")]
 
 def main(host_name):
     import gradio as gr
-    from activate import use_host
+    from folder_host import folder_host
 
     import sd_hypernet
 
     report = {"gradio": gr.__version__, "host": host_name, "ok": False}
     try:
-        with tempfile.TemporaryDirectory() as folder, use_host(host_name):
-            from sd_hypernet.hosts import common, tab
-
-            class Host(common.Host):
-                def hypernetwork_dir(self):
-                    return folder
-
-                def opt(self, key, default=None):
-                    return default
+        with folder_host(host_name) as (host, folder):
+            from sd_hypernet.hosts import tab
 
             net = sd_hypernet.create([768], layer_structure=(1, 0.01, 1), name="tiny")
             sd_hypernet.save_file(net, os.path.join(folder, "tiny.pt"))
-            blocks, title, elem_id = tab.on_ui_tabs(Host())[0]
+            blocks, title, elem_id = tab.on_ui_tabs(host)[0]
             config = blocks.get_config_file()
             comps = config["components"]
             report["title"], report["elem_id"] = title, elem_id

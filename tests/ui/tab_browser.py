@@ -10,7 +10,6 @@ import json
 import os
 import socket
 import sys
-import tempfile
 import traceback
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -87,24 +86,16 @@ def drive(report, url, folder):
 
 def main(host_name):
     import gradio as gr
-    from activate import use_host
+    from folder_host import folder_host
 
     import sd_hypernet
 
     report = {"gradio": gr.__version__, "host": host_name, "ok": False}
     try:
-        with tempfile.TemporaryDirectory() as folder, use_host(host_name):
+        with folder_host(host_name) as (host, folder):
             from sd_hypernet.hosts import common, tab
 
-            class Host(common.Host):
-                def hypernetwork_dir(self):
-                    return folder
-
-                def opt(self, key, default=None):
-                    return default
-
             sd_hypernet.save_file(tiny("tiny"), os.path.join(folder, "tiny.pt"))
-            host = Host()
             common.set_current(host)
             blocks = tab.on_ui_tabs(host)[0][0]
             blocks.queue()
