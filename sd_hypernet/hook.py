@@ -62,6 +62,7 @@ class ChainApplier:
         self.hits = 0
         self.misses = 0
         self.call_stamp = ("call", 0)
+        self.call_key = None  # what marks the current model call where no UNet hook does (Forge: its sigmas)
         # One entry per attention kind: a self-attention call between two cross-attention calls of one
         # UNet call must not evict the cross-attention context, which all 16 (SD1) layers share.
         self._slots: dict[str | None, _Slot] = {}
@@ -297,6 +298,7 @@ class Patcher:
             if mults is None or not args:
                 return None
             context = args[0]
+            # lookup()'s hit test, inlined: a hit costs this one call of ours
             slot = applier._slots.get(kind)
             found = None
             if slot is not None and slot.ref() is context and not applier.training and slot.stamp == (

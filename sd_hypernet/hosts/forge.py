@@ -59,16 +59,17 @@ _UNSEEN = object()
 def make_patch(applier: ChainApplier, steps: SigmaSteps | None, kind: str, on_step, on_error):
     """The callable Forge calls as `fn(n, context, value, extra_options)` before to_q/to_k/to_v.
 
-    Per call: a new sigma tensor marks a new model call (Forge hands each one its own), the site's multipliers
-    come from a table keyed by Forge's block tuple and width, and (k, v) from the applier's per-context cache."""
+    Per call: a new sigma tensor marks a new model call (Forge hands each one its own; kept on the applier, which
+    the attn1 and attn2 patches share, so a model call is counted once), the site's multipliers come from a table
+    keyed by Forge's block tuple and width, and (k, v) from the applier's per-context cache."""
     table: dict = {}
-    seen = {"sigmas": None, "active": None}
+    seen = {"active": None}
 
     def patch(n, context, value, extra_options):
         try:
             sigmas = extra_options.get("sigmas")
-            if sigmas is not seen["sigmas"]:
-                seen["sigmas"] = sigmas
+            if sigmas is not applier.call_key:
+                applier.call_key = sigmas
                 applier.new_call()
                 if steps is not None:
                     step, total = steps.at(sigmas)

@@ -90,3 +90,25 @@ def test_a_network_failing_mid_generation_is_skipped_and_named(forge, capsys):
     assert "skipped alpha" in out and "device lost" in out
     first_cross = next(i for i, r in enumerate(got) if r.kind == "cross")
     assert not [r for r in got[first_cross:] if not torch.equal(r.raw, r.received)], "applied after the failure"
+
+
+def test_one_model_call_is_one_call_for_both_patches(forge):
+    # attn1 and attn2 patches share the applier: a model call starts the inference-tensor cache once
+    from sd_hypernet import hook
+    forge.network("alpha")  # self and cross widths: both patches registered
+    forge.load_model()
+    calls = []
+    original = hook.ChainApplier.new_call
+
+    def counted(self):
+        calls.append(self)
+        original(self)
+    hook.ChainApplier.new_call = counted
+    try:
+        p = forge.make_processing("<hypernet:alpha:1>", steps=3)
+        probe = with_probe(p)
+        forge.run_generation(p)
+    finally:
+        hook.ChainApplier.new_call = original
+    assert _patch_names(probe.seen[0]) == {"attn1_patch", "attn2_patch"}
+    assert len(calls) == 3  # one batched (cond, uncond) model call per step
