@@ -83,7 +83,10 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     options = dict(options)
     resume_from = options.pop("resume_from", None)
     publish = bool(options.pop("publish", True))
-    preview_steps = int(options.pop("preview_steps", 20))
+    try:
+        preview_steps = int(options.pop("preview_steps", 20))
+    except (TypeError, ValueError):
+        raise HypernetError("training option preview_steps: expected a whole number") from None
     source = resolve_network(host, network)
     name = options.get("name") or os.path.splitext(os.path.basename(source))[0]
     options.setdefault("output_dir", default_output_dir(name))

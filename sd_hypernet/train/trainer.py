@@ -260,7 +260,7 @@ class Trainer:
         if self.scaler:
             self.scaler.step(self.optimizer)  # the scaler skips a step whose gradients overflowed, as fp16 needs
             self.scaler.update()
-        elif not all(bool(torch.isfinite(p.grad).all()) for p in params if p.grad is not None):
+        elif not _finite([p.grad for p in params if p.grad is not None]):
             self.optimizer.zero_grad(set_to_none=True)
             saved = self.save_snapshot() if self.step > self.start_step else None
             raise HypernetError(
@@ -396,3 +396,7 @@ class Trainer:
         self._report(status=status, final=final, step=self.step,
                      message=f"{what} at step {self.step}" + (f"; saved {final}" if final else ""))
 
+
+def _finite(tensors) -> bool:
+    """Whether every tensor is free of inf/NaN, with one host-device sync for all of them."""
+    return not tensors or bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())

@@ -174,6 +174,7 @@ def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_
         ({"data_root": str(webui.data), "width": 100}, "multiples of 8"),
         ({"data_root": str(webui.data), "template": "no_such_template"}, "not found"),
         ({"data_root": str(webui.data), "steps": "many"}, "steps"),
+        ({"data_root": str(webui.data), "preview_steps": "few"}, "preview_steps"),
         ({"data_root": str(webui.data), "resume_from": str(tmp_path / "gone.pt")}, "no such snapshot"),
         ({"network": "no_such_network", "data_root": str(webui.data)}, "no_such_network"),
     ]
