@@ -63,7 +63,7 @@ def wire(host: Host, extra_callbacks=()):
         extra_network.replace_page(host)
         extra_network.sync_host_list(host)
         xyz.register(host)
-        builtin_trainer.patch_handlers(import_missing=host.name == "webui")  # before the Train tab binds them
+        builtin_trainer.patch_handlers(import_missing=host.name in ("webui", "reforge"))  # before the Train tab binds them
 
     def model_loaded(sd_model):
         attach = getattr(host, "attach", None)

@@ -12,6 +12,12 @@ EMBEDDING_PARTS = ["train_new_embedding_name", "train_create_embedding", "train_
                    "train_interrupt_training"]
 
 
+@pytest.fixture(params=["webui", "reforge"])
+def trainer_host(request):
+    """A host with the webui's built-in trainer: the webui, and reForge (the same Train tab)."""
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture
 def patched_gradio():
     yield
@@ -37,7 +43,7 @@ def click_fn(built, button):
     raise AssertionError(f"no click handler on {button}")
 
 
-def test_builtin_trainer_is_replaced_and_restored(webui, patched_gradio):
+def test_builtin_trainer_is_replaced_and_restored(trainer_host, patched_gradio):
     import modules.hypernetworks.ui as hypernetworks_ui
     from modules import script_callbacks
 
@@ -76,7 +82,7 @@ def test_builtin_trainer_is_replaced_and_restored(webui, patched_gradio):
     assert click_fn(built, "create_button") is hypernetworks_ui.create_hypernetwork
 
 
-def test_builtin_api_routes_point_to_ours(webui):
+def test_builtin_api_routes_point_to_ours(trainer_host):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
     from modules import script_callbacks
