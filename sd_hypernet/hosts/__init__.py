@@ -50,7 +50,7 @@ def wire(host: Host, extra_callbacks=()):
     Hypernetworks tab, and undoing it all on unload."""
     from modules import script_callbacks
 
-    from . import api, builtin_trainer, cache_store, extra_network, infotext, settings, train_routes, xyz
+    from . import api, builtin_trainer, cache_store, extra_network, infotext, route_access, settings, train_routes, xyz
 
     set_current(host)
     # descriptions and hashes live in the host's own cache (shared with the webui and other extensions)
@@ -77,8 +77,9 @@ def wire(host: Host, extra_callbacks=()):
 
     def app_started(demo, app):
         known = {id(r) for r in app.router.routes}
-        api.add_routes(host, app)
-        train_routes.add_routes(host, app)
+        access = route_access.Routes(app)
+        api.add_routes(host, access)
+        train_routes.add_routes(host, access)
         routes.extend((app, r) for r in app.router.routes if id(r) not in known)
         builtin_trainer.patch_handlers()  # the API module exists now: its create/train routes
 

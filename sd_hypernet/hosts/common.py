@@ -18,6 +18,7 @@ OPT_WARN_CONSOLE = "hypernet_not_found_warning_console"
 OPT_WARN_TOAST = "hypernet_not_found_warning_toast"
 OPT_SELF_ATTENTION = "hypernet_apply_to_self_attention"
 OPT_FORCE_FAMILY = "hypernet_force_other_families"
+OPT_ANY_OUTPUT_DIR = "hypernet_train_any_output_dir"
 OPT_HOST_ADD_TO_PROMPT = "sd_hypernetwork"  # the host's own "Add hypernetwork to prompt"
 
 DEFAULT_DIR = os.path.join("models", "hypernetworks")

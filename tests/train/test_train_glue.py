@@ -39,6 +39,7 @@ def webui(tmp_path):
         from sd_hypernet.hosts import common
         from sd_hypernet.hosts import webui as webui_host
         shared.cmd_opts.hypernetwork_dir = str(folder)
+        shared.opts.outdir_samples = str(tmp_path)  # the user's output folder: training may write below it
         host = webui_host.WebuiHost()
         common.set_current(host)
         sd_model = sd_models.load_model(tiny_ldm_unet(), "sd1", name="tiny-model")
@@ -52,6 +53,19 @@ def webui(tmp_path):
         sd_hypernet.save_file(sd_hypernet.create([32, 48], name="net"), str(folder / "net.safetensors"))
         yield types.SimpleNamespace(host=host, shared=shared, folder=folder, data=data, tmp=tmp_path)
         common.set_current(None)
+
+
+def _api_client(host, manager):
+    """The training routes on an app whose host serves its API (--api), as a client."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from modules.api.api import Api
+
+    from sd_hypernet.hosts import route_access, train_routes
+    app = FastAPI()
+    Api(app)
+    train_routes.add_routes(host, route_access.Routes(app), manager=manager)
+    return TestClient(app)
 
 
 def _wait(cond, timeout=60):
@@ -102,13 +116,7 @@ def test_tab_job_flow_progress_interrupt_and_files(webui):
 
 
 def test_api_job_lifecycle(webui):
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from sd_hypernet.hosts import train_routes
-    app = FastAPI()
-    train_routes.add_routes(webui.host, app, manager=JobManager())
-    client = TestClient(app)
+    client = _api_client(webui.host, JobManager())
     r = client.post("/sdapi/v1/hypernet/create", json={"name": "fresh", "sizes": [32, 48],
                                                         "layer_structure": "1, 1, 1", "activation_func": "relu"})
     assert r.status_code == 200, r.text
@@ -156,14 +164,8 @@ def test_library_rows_and_convert(webui):
 
 
 def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_path):
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from sd_hypernet.hosts import train_routes
     manager = JobManager()
-    app = FastAPI()
-    train_routes.add_routes(webui.host, app, manager=manager)
-    client = TestClient(app)
+    client = _api_client(webui.host, manager)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no image here")
