@@ -74,7 +74,7 @@ def test_with_api_auth_every_route_of_ours_demands_the_hosts_credentials(started
 
 def test_the_credential_check_is_the_hosts_own_not_a_copy(started):
     from modules.api.api import Api
-    from sd_hypernet.hosts.route_access import host_api
+    from sd_hypernet.hosts.routes.access import host_api
 
     app, client = started(api=True, api_auth="hbuser:hbpass")
     api = host_api(app)
@@ -136,7 +136,8 @@ def _dataset(folder):
 def test_training_output_dir_must_lie_in_the_hosts_output_folders(started, host, tmp_path):
     from modules import shared
 
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     host.load_model()
     _, client = started(api=True)

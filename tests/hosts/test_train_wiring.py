@@ -112,7 +112,9 @@ def test_train_button_is_a_queued_host_task_with_progress_and_interrupt(host, tm
     from modules import call_queue, progress, shared
     from modules.progress import ProgressRequest
 
-    from sd_hypernet.hosts import common, tab, train_jobs
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
+    from sd_hypernet.hosts.training import jobs as train_jobs
 
     host.load_model()
     trainable(host)
@@ -166,7 +168,8 @@ def test_train_button_is_a_queued_host_task_with_progress_and_interrupt(host, tm
 def test_train_button_without_a_task_id_still_runs(webui, tmp_path, task):
     from modules import progress
 
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     webui.load_model()
     trainable(webui)
@@ -181,7 +184,8 @@ def test_train_button_without_a_task_id_still_runs(webui, tmp_path, task):
 
 def test_train_button_starts_the_progress_bar_in_the_browser(webui):
     """The click's JS makes the task id (first input, a hidden textbox) and starts requestProgress on it."""
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     blocks = tab.build(common.current())
     config = blocks.get_config_file()
@@ -195,7 +199,8 @@ def test_train_button_starts_the_progress_bar_in_the_browser(webui):
 
 
 def test_tabs_own_interrupt_button_stops_the_running_job(host, tmp_path):
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     host.load_model()
     trainable(host)

@@ -37,7 +37,7 @@ def webui(tmp_path):
         from modules import sd_models, shared
 
         from sd_hypernet.hosts import common
-        from sd_hypernet.hosts import webui as webui_host
+        from sd_hypernet.hosts.adapters import webui as webui_host
         shared.cmd_opts.hypernetwork_dir = str(folder)
         shared.opts.outdir_samples = str(tmp_path)  # the user's output folder: training may write below it
         host = webui_host.WebuiHost()
@@ -61,7 +61,8 @@ def _api_client(host, manager):
     from fastapi.testclient import TestClient
     from modules.api.api import Api
 
-    from sd_hypernet.hosts import route_access, train_routes
+    from sd_hypernet.hosts.routes import access as route_access
+    from sd_hypernet.hosts.routes import training as train_routes
     app = FastAPI()
     Api(app)
     train_routes.add_routes(host, route_access.Routes(app), manager=manager)
@@ -78,7 +79,8 @@ def _wait(cond, timeout=60):
 
 
 def test_tab_job_flow_progress_interrupt_and_files(webui):
-    from sd_hypernet.hosts import tab, train_jobs
+    from sd_hypernet.hosts.ui import tab
+    from sd_hypernet.hosts.training import jobs as train_jobs
     manager = JobManager()
     out = webui.tmp / "out"
     opts = tab.train_options({"data_root": str(webui.data), "output_dir": str(out), "steps": 1000, "save_every": 2,
@@ -148,7 +150,7 @@ def test_api_job_lifecycle(webui):
 
 
 def test_library_rows_and_convert(webui):
-    from sd_hypernet.hosts import tab
+    from sd_hypernet.hosts.ui import tab
     rows = tab.library_rows(webui.host)
     assert [r[0] for r in rows] == ["net.safetensors"]
     row = dict(zip(tab.LIBRARY_COLUMNS, rows[0]))
@@ -191,7 +193,7 @@ def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_
 
 def test_interrupt_button_looks_for_a_job_started_elsewhere(webui):
     # nothing in the tab's session (a job started over the API): the process-wide job manager is asked
-    from sd_hypernet.hosts import tab
+    from sd_hypernet.hosts.ui import tab
     from sd_hypernet.train import jobs
     assert jobs.manager.active() is None
     assert tab.interrupt_training({}) == tab.job_status_html(None)

@@ -21,8 +21,8 @@ def build_tabs(report, folder):
     import gradio as gr
     from modules import ui_extra_networks
 
-    from sd_hypernet.hosts.metadata_editor import HypernetUserMetadataEditor
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts.ui.metadata_editor import HypernetUserMetadataEditor
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
     from sd_hypernet.library import Library
 
     ui_extra_networks.initialize()
@@ -63,7 +63,8 @@ def build_tabs(report, folder):
 def build_settings(report):
     import gradio as gr
 
-    from sd_hypernet.hosts import common, settings
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import settings
 
     built = []
     with gr.Blocks():

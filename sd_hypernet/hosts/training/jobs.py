@@ -22,9 +22,9 @@ from sd_hypernet.train.dataset import TrainingSet, image_paths
 from sd_hypernet.train.options import TrainOptions
 from sd_hypernet.train.trainer import Trainer
 
-from . import common
-from .train_output import check_output_dir
-from .train_webui import SdModelAdapter, base_model_info, webui_preview
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.training.output import check_output_dir
+from sd_hypernet.hosts.training.webui import SdModelAdapter, base_model_info, webui_preview
 
 JOB_NAME = "train-hypernetwork"
 

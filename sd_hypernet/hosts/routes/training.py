@@ -6,9 +6,9 @@ from __future__ import annotations
 from sd_hypernet.errors import HypernetError
 from sd_hypernet.train import jobs as train_jobs
 
-from . import common
-from .route_access import Routes
-from .train_jobs import create_network, interrupt, progress, start_training
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.routes.access import Routes
+from sd_hypernet.hosts.training.jobs import create_network, interrupt, progress, start_training
 
 PREFIX = "/sdapi/v1/hypernet"
 

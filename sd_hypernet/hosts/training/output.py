@@ -9,7 +9,7 @@ import os
 
 from sd_hypernet.errors import HypernetError
 
-from . import common
+from sd_hypernet.hosts import common
 
 # the webui's output-folder options (modules/shared_options.py); an empty one means "the default below"
 OUTDIR_OPTIONS = ("outdir_samples", "outdir_txt2img_samples", "outdir_img2img_samples", "outdir_extras_samples",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from modules import shared
 
-from . import common
+from sd_hypernet.hosts import common
 
 SECTION = ("hypernetworks", "Hypernetworks", "sd")
 

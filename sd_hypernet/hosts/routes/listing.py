@@ -4,9 +4,9 @@ from __future__ import annotations
 from sd_hypernet.info import cached_describe as describe_file, file_hash
 from sd_hypernet.errors import HypernetError
 
-from . import common
-from .route_access import Routes
-from .extra_network import sync_host_list
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.routes.access import Routes
+from sd_hypernet.hosts.prompt.extra_network import sync_host_list
 
 PREFIX = "/sdapi/v1/hypernet"
 _JSON_TYPES = (str, int, float, bool, list, type(None))
