@@ -82,13 +82,15 @@ def import_all(report):
     import sd_hypernet.hosts as hosts
 
     imported, failed = [], {}
-    for mod in pkgutil.iter_modules(hosts.__path__):
-        name = f"sd_hypernet.hosts.{mod.name}"
+    for mod in pkgutil.walk_packages(hosts.__path__, prefix="sd_hypernet.hosts."):
+        short = mod.name[len("sd_hypernet.hosts."):]
+        if short.split(".")[0] == "comfyui":  # ComfyUI's glue imports ComfyUI, not a webui-family host
+            continue
         try:
-            importlib.import_module(name)
-            imported.append(mod.name)
+            importlib.import_module(mod.name)
+            imported.append(short)
         except Exception as e:  # report, don't stop: one broken module should not hide the others
-            failed[mod.name] = f"{type(e).__name__}: {e}"
+            failed[short] = f"{type(e).__name__}: {e}"
     report["imported"] = imported
     if failed:
         report["import_failures"] = failed

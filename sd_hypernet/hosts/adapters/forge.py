@@ -11,7 +11,7 @@ from modules import shared
 
 from sd_hypernet import control
 from sd_hypernet.guard import split_by_family
-from sd_hypernet.hook import ChainApplier, cross_attention_width, find_sites, touches
+from sd_hypernet.hook import ChainApplier, cross_attention_width, find_sites, site_widths, touches
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
 from sd_hypernet.hosts import common
@@ -148,7 +148,7 @@ class ForgeHost(WebuiHost):
             p.__dict__[CHAIN_ATTR] = []
             return [(e.name, "no model is loaded") for e in chain]
         width, family = self.context_dim(), self.model_family()
-        accepted, refused = split_by_family(chain, width, family)
+        accepted, refused = split_by_family(chain, width, family, site_widths(find_sites(self.unet())))
         p.__dict__[CHAIN_ATTR] = accepted
         return refused
 
