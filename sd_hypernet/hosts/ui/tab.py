@@ -91,7 +91,9 @@ def job_status_html(info: dict | None) -> str:
     for key in ("last_snapshot", "message", "error"):
         if info.get(key):
             text += f"<br>{key.replace('_', ' ')}: {html.escape(str(info[key]))}"
-    return f"<p>{text}</p>"
+    # the Train button's JS reads this mark: no progress bar for a click that will be refused
+    running = ' data-hypernet-job-running="1"' if info.get("status") in ("queued", "running") else ""
+    return f"<p{running}>{text}</p>"
 
 
 def train_options(values: dict) -> dict:
@@ -125,6 +127,10 @@ def run_training(host: common.Host, session: dict, id_task, network, values: dic
     if not network:
         yield "<p>Choose a hypernetwork to train.</p>", None, None
         return
+    busy = train_jobs.refuse_if_busy(manager, task_id(id_task))
+    if busy:
+        yield refusal_html(busy), None, None
+        return
     try:
         job = train_jobs.start_training(host, os.path.splitext(network)[0], train_options(values),
                                        manager=manager, id_task=task_id(id_task))
@@ -133,6 +139,10 @@ def run_training(host: common.Host, session: dict, id_task, network, values: dic
         return
     session["job"] = job
     yield from stream_job(job, poll=poll)
+
+
+def refusal_html(message: str) -> str:
+    return f"<p style='color:var(--error-text-color, red)'>{html.escape(message)}</p>"
 
 
 def interrupt_training(session: dict, manager: core_jobs.JobManager | None = None) -> str:
@@ -153,9 +163,12 @@ def interrupt_training(session: dict, manager: core_jobs.JobManager | None = Non
 
 # Starts the host's progress bar (webui/Forge javascript/progressbar.js) on a fresh task id; without those
 # functions (another host) the id stays empty and the job simply runs without the bar.
+# gradio hands the function the outputs' values after the inputs: only the inputs go back (more would be too
+# many arguments for the endpoint). While our job runs the click is refused by the server: no bar for it.
 START_JS = """function() {
-    var args = Array.from(arguments);
-    if (typeof randomId === "function" && typeof requestProgress === "function") {
+    var args = Array.from(arguments).slice(0, %(inputs)d);
+    var running = gradioApp().querySelector("#hypernet_train_status [data-hypernet-job-running]");
+    if (!running && typeof randomId === "function" && typeof requestProgress === "function") {
         var id = randomId();
         // the host inserts its bar before the element it is given: the anchor keeps it inside our box
         var box = gradioApp().getElementById("hypernet_train_progress_anchor") ||
@@ -165,6 +178,10 @@ START_JS = """function() {
     }
     return args;
 }"""
+
+
+def start_js(inputs: int) -> str:
+    return START_JS % {"inputs": inputs}
 
 
 def js_kwarg(listener) -> str:
@@ -269,7 +286,8 @@ def build(host: common.Host):
                 t_task = gr.Textbox(visible=False, elem_id="hypernet_train_task_id")
                 gr.HTML('<div id="hypernet_train_progress_anchor"></div>',  # the host's bar goes before it
                         elem_id="hypernet_train_progress")
-                t_status = gr.HTML(job_status_html(None))
+                t_notice = gr.HTML("", elem_id="hypernet_train_notice")  # a refused click, beside the job's status
+                t_status = gr.HTML(job_status_html(None), elem_id="hypernet_train_status")
                 with gr.Row():
                     t_plot = gr.Image(label="Loss", type="filepath", interactive=False)
                     t_preview = gr.Image(label="Last preview", type="filepath", interactive=False)
@@ -319,13 +337,19 @@ def build(host: common.Host):
         keys = list(train_fields)
 
         def do_train(id_task, network, *values):
-            yield from run_training(host, session, id_task, network, dict(zip(keys, values)))
+            busy = train_jobs.refuse_if_busy(None, task_id(id_task))
+            if busy:  # the running job's stream keeps its status, plot and preview
+                yield gr.update(), gr.update(), gr.update(), refusal_html(busy)
+                return
+            for frame in run_training(host, session, id_task, network, dict(zip(keys, values))):
+                yield (*frame, "")
 
         def do_interrupt():
             return interrupt_training(session)
 
-        t_go.click(do_train, inputs=[t_task, t_net, *train_fields.values()], outputs=[t_status, t_plot, t_preview],
-                   **{js_kwarg(t_go.click): START_JS})
+        train_inputs = [t_task, t_net, *train_fields.values()]
+        t_go.click(do_train, inputs=train_inputs, outputs=[t_status, t_plot, t_preview, t_notice],
+                   **{js_kwarg(t_go.click): start_js(len(train_inputs))})
         t_stop.click(do_interrupt, outputs=[t_status])
 
         def do_library():
