@@ -184,6 +184,10 @@ def test_zero_or_bad_preferred_weight_means_none(host, folder):
     assert preferred_weight({"preferred weight": "x"}) is None
     assert preferred_weight({"preferred weight": -0.5}) == -0.5
     assert preferred_weight({}) is None
+    # saved by the edit dialog: its checkbox decides, so 0 is a weight
+    assert preferred_weight({"preferred weight": 0, "use preferred weight": True}) == 0
+    assert preferred_weight({"preferred weight": 0.5, "use preferred weight": False}) is None
+    assert preferred_weight({"preferred weight": float("nan"), "use preferred weight": True}) is None
 
 
 def test_html_has_slider_cards_and_serves_metadata_and_single_card(host, folder):

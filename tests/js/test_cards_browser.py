@@ -136,6 +136,14 @@ def test_preferred_weight_wins_and_texts_follow(page):
     assert prompt(page, negative=True) == ""
 
 
+def test_a_preferred_weight_of_zero_is_inserted_and_an_old_zero_is_none(page):
+    set_slider(page, 1.2)
+    card(page, "zero").click()
+    assert prompt(page) == "a cat <hypernet:zero:0>"
+    card(page, "legacy").click()  # saved before "use preferred weight" existed: 0 meant none
+    assert prompt(page) == "a cat <hypernet:zero:0> <hypernet:legacy:1.2>"
+
+
 def test_keyboard_toggles_a_focused_card(page):
     c = card(page, "alpha")
     assert c.get_attribute("tabindex") == "0"

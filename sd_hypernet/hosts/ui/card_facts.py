@@ -10,6 +10,9 @@ MULTIPLIER_MIN, MULTIPLIER_MAX, MULTIPLIER_STEP = -1.0, 2.0, 0.05
 
 # User-metadata keys (the same spelling Lora's editor uses, so users find them familiar in the .json).
 UM_PREFERRED_WEIGHT = "preferred weight"
+# Written with every save from the edit dialog, so a preferred weight of 0 is not "none" (as it is in files
+# without this key: Lora's editor and ours before it stored 0 for "none").
+UM_USE_PREFERRED_WEIGHT = "use preferred weight"
 UM_ACTIVATION_TEXT = "activation text"
 UM_NEGATIVE_TEXT = "negative text"
 
@@ -25,12 +28,18 @@ def fmt_list(values) -> str:
 
 
 def preferred_weight(user_metadata: dict) -> float | None:
-    """The card's preferred weight, or None when unset (0, empty or unreadable mean unset, as for Lora)."""
-    raw = (user_metadata or {}).get(UM_PREFERRED_WEIGHT)
+    """The card's preferred weight, or None when unset: `use preferred weight` says which when the file has
+    it (then 0 and negative weights are weights); without it 0 means unset, as for Lora. Empty or unreadable:
+    unset."""
+    um = user_metadata or {}
     try:
-        value = float(raw)
+        value = float(um.get(UM_PREFERRED_WEIGHT))
     except (TypeError, ValueError):
         return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    if UM_USE_PREFERRED_WEIGHT in um:
+        return value if um.get(UM_USE_PREFERRED_WEIGHT) is True else None
     return value if value != 0 else None
 
 
