@@ -43,6 +43,29 @@ def preferred_weight(user_metadata: dict) -> float | None:
     return value if value != 0 else None
 
 
+def guard_family_text(sizes, family: str | None) -> str:
+    """The family the guard applies a network to, as the Library shows it: a cross-attention width decides
+    (768 → SD1); without one the recorded family; else every family with one of its self-attention widths."""
+    from sd_hypernet.guard import usable_families
+    from sd_hypernet.network import CONTEXT_DIM_FAMILY
+
+    sizes = [int(d) for d in sizes]
+    usable = usable_families(sizes, family)
+    labels = ", ".join(FAMILY_LABELS[f] for f in usable)
+    if any(d in CONTEXT_DIM_FAMILY for d in sizes):
+        return labels
+    if family:
+        return f"{labels} (recorded)"
+    if not usable:
+        return "none (no SD attention width)"
+    return f"any with {'/'.join(str(d) for d in sizes)}: {labels} (self-attention only)"
+
+
+def activation_name(value) -> str:
+    """A file's activation as words: legacy files record none (None), which is linear."""
+    return "linear" if value in (None, "", "None") else str(value)
+
+
 def fmt_size(size: int) -> str:
     if size >= 1 << 20:
         return f"{size / (1 << 20):.1f} MiB"

@@ -23,29 +23,40 @@ from sd_hypernet.train.templates import list_templates
 
 from sd_hypernet.hosts import common
 from sd_hypernet.hosts.training import jobs as train_jobs
+from sd_hypernet.hosts.ui.card_facts import activation_name, guard_family_text
 
 ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
 LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation", "step", "base model",
                    "hash", "size (KiB)", "error"]
+HASH_NOTE = ("Hashes are computed on demand, never by a listing: an empty hash cell means not computed yet. A card's "
+             "ⓘ popup, its edit dialog, a generation that uses the file, or *Compute hashes* below fill it in.")
 OPTIMIZERS = ("AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta")
 
 
 # -- plain functions (testable without gradio) -------------------------------------------------------------
-def library_rows(host: common.Host) -> list[list]:
+def library_rows(host: common.Host, compute_hashes: bool = False) -> list[list]:
+    """One row per file (LIBRARY_COLUMNS); `compute_hashes` hashes the files not hashed yet (slow on a large
+    library: only when asked)."""
     lib = host.library()
     lib.scan()
     rows = []
     for item in lib.items():
+        if compute_hashes:
+            try:
+                item.short_hash(compute=True)
+            except OSError:
+                pass
         ext = os.path.splitext(item.path)[1].lower()
         row = [item.relpath, ext, "", "", "", "", "", "", item.short_hash(compute=False) or "",
                round(item.size / 1024, 1), ""]
         try:
             info = cached_describe(item.path)
             meta = info["metadata"]
-            row[2:9] = [info["family"] or "", ", ".join(map(str, info["sizes"])),
+            row[2:9] = [guard_family_text(info["sizes"], info["family"]), ", ".join(map(str, info["sizes"])),
                         ", ".join(f"{x:g}" for x in meta.get("layer_structure") or []),
-                        str(meta.get("activation_func")), str(meta.get("step", 0)),
-                        str(meta.get("sd_checkpoint_name") or ""), info["short_hash"] or ""]
+                        activation_name(meta.get("activation_func")), str(meta.get("step") or 0),
+                        str(meta.get("sd_checkpoint_name") or ""),
+                        info["short_hash"] or item.short_hash(compute=False) or ""]
         except HypernetError as e:
             row[-1] = str(e)
         rows.append(row)
@@ -293,7 +304,10 @@ def build(host: common.Host):
                     t_preview = gr.Image(label="Last preview", type="filepath", interactive=False)
 
             with gr.Tab("Library", elem_id="hypernet_library_tab") as l_tab:
-                l_refresh = gr.Button("Refresh")
+                with gr.Row():
+                    l_refresh = gr.Button("Refresh")
+                    l_hashes = gr.Button("Compute hashes", elem_id="hypernet_library_hashes")
+                gr.Markdown(HASH_NOTE, elem_id="hypernet_library_hash_note")
                 l_table = gr.Dataframe(headers=LIBRARY_COLUMNS, interactive=False, wrap=True)
                 with gr.Row():
                     l_file = gr.Dropdown(label="File", choices=[])
@@ -364,7 +378,12 @@ def build(host: common.Host):
             except HypernetError as e:
                 return f"<p>{html.escape(str(e))}</p>", gr.update(), gr.update()
 
+        def do_hashes():
+            rows = library_rows(host, compute_hashes=True)
+            return rows, gr.update(choices=[r[0] for r in rows])
+
         l_refresh.click(do_library, outputs=[l_table, l_file])
+        l_hashes.click(do_hashes, outputs=[l_table, l_file])
         l_tab.select(do_library, outputs=[l_table, l_file])
         l_convert.click(do_convert, inputs=[l_file, l_target], outputs=[l_out, l_table, l_file])
     return tab
