@@ -44,6 +44,9 @@ def make_library(folder):
     save("b/dup.pt", "dup")
     with open(os.path.join(folder, "beta.json"), "w", encoding="utf8") as f:
         json.dump({"preferred weight": 0.7, "activation text": "beta style", "negative text": "blurry"}, f)
+    # made for SDXL: hidden on the page's SD1 model, counted in the pane's note
+    sd_hypernet.save_file(sd_hypernet.create([2048], layer_structure=(1, 0.01, 1), name="xlnet"),
+                          os.path.join(folder, "xlnet.safetensors"))
     # a preferred weight of 0 set in the edit dialog, and an old file whose 0 meant "none"
     save("zero.pt", "zero")
     save("legacy.pt", "legacy")
