@@ -205,6 +205,23 @@ def js_kwarg(listener) -> str:
     return "js" if "js" in params else "_js"
 
 
+def every_click_kwargs(listener) -> dict:
+    """gradio 4 keeps a second click of a running event from the server (trigger_mode "once" drops it; a
+    per-event queue limit of 1, as on Forge, holds it until the first ends), so it could not be refused:
+    send every click, at once. gradio 3 has neither argument (the webui's queue runs 64 at a time)."""
+    import inspect
+    try:
+        params = inspect.signature(listener).parameters
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    if "trigger_mode" in params:
+        out["trigger_mode"] = "multiple"
+    if "concurrency_limit" in params:
+        out["concurrency_limit"] = None
+    return out
+
+
 def stream_job(job, poll: float = 1.0, timeout: float | None = None):
     """(status html, loss plot path, preview path) while the job runs, then once more at the end."""
     start = time.time()
@@ -355,15 +372,17 @@ def build(host: common.Host):
             if busy:  # the running job's stream keeps its status, plot and preview
                 yield gr.update(), gr.update(), gr.update(), refusal_html(busy)
                 return
+            notice = ""  # the first frame clears an old refusal; later ones leave a new one (another click's)
             for frame in run_training(host, session, id_task, network, dict(zip(keys, values))):
-                yield (*frame, "")
+                yield (*frame, notice)
+                notice = gr.update()
 
         def do_interrupt():
             return interrupt_training(session)
 
         train_inputs = [t_task, t_net, *train_fields.values()]
         t_go.click(do_train, inputs=train_inputs, outputs=[t_status, t_plot, t_preview, t_notice],
-                   **{js_kwarg(t_go.click): start_js(len(train_inputs))})
+                   **{js_kwarg(t_go.click): start_js(len(train_inputs))}, **every_click_kwargs(t_go.click))
         t_stop.click(do_interrupt, outputs=[t_status])
 
         def do_library():
