@@ -14,6 +14,15 @@ from sd_hypernet.train.objective import NoiseSchedule, compute_loss
 from sd_hypernet.train.unet_state import frozen_for_training
 
 
+def randomise_zero_layers(unet):
+    """ldm and diffusers zero-initialise output layers (ldm's zero_module: the out conv, each ResBlock's last conv,
+    each SpatialTransformer's proj_out); a random UNet left so passes no gradient back to the networks."""
+    for m in unet.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Conv1d)) and not m.weight.any():
+            m.reset_parameters()
+    return unet
+
+
 def _width(layer) -> int:
     return int(layer.weight.shape[1])
 
