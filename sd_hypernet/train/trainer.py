@@ -238,7 +238,7 @@ class Trainer:
                 offset += len(indices)
                 with self._autocast():
                     loss = compute_loss(self.host.apply_unet, self.noise, self.host.prediction_type,
-                                        x0, t, noise, cond, weight)
+                                        x0, t, noise, cond, weight, getattr(self.host, "target_for", None))
                 scaled = loss * (len(indices) / total)
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
                 loss_sum += float(loss.detach()) * len(indices)
