@@ -78,7 +78,7 @@ class WebuiWayPatch:
 
 
 def forge_options(chain, way):
-    from sd_hypernet.hosts.forge import make_patch
+    from sd_hypernet.hosts.adapters.forge import make_patch
     if not chain:
         return {}
     if way == "webui":

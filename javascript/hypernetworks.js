@@ -353,7 +353,7 @@
     wrapMetadataRequest();
     document.addEventListener("DOMContentLoaded", wrapMetadataRequest);
 
-    // The pointer that replaces the webui's built-in trainer (sd_hypernet/hosts/builtin_trainer.py): open our
+    // The pointer that replaces the webui's built-in trainer (sd_hypernet/hosts/ui/builtin_trainer.py): open our
     // top-level tab, then its sub-tab ("Create" / "Train").
     function buttonNamed(container, label) {
         if (!container) return null;

@@ -4,16 +4,29 @@ from __future__ import annotations
 from .network import CONTEXT_DIM_FAMILY, FAMILY_LABELS
 
 
-def split_by_family(chain, context_dim: int | None, family: str | None = None):
-    """(accepted entries, [(label, reason)] refused): entries with force=True always pass."""
+def split_by_family(chain, context_dim: int | None, family: str | None = None, widths=None):
+    """(accepted entries, [(label, reason)] refused): entries with force=True pass the family check, but one
+    sharing no width with the model's attention (`widths`, when known) is refused even then: it would change
+    nothing, and its hash in the infotext would claim otherwise."""
     accepted, refused = [], []
     for entry in chain:
-        reason = None if entry.force else check_family(entry.network, context_dim, family)
+        reason = check_fits(entry.network, widths)
+        if reason is None and not entry.force:
+            reason = check_family(entry.network, context_dim, family)
         if reason:
             refused.append((entry.name, reason))
         else:
             accepted.append(entry)
     return accepted, refused
+
+
+def check_fits(network, widths) -> str | None:
+    """None when the network has a width the model's attention layers have (or the widths are unknown)."""
+    if not widths or set(network.layers) & set(widths):
+        return None
+    own = ", ".join(str(d) for d in sorted(network.layers))
+    model = ", ".join(str(d) for d in sorted(widths))
+    return f"nothing of it fits this model: its widths ({own}) are none of the model's attention widths ({model})"
 
 
 def check_family(network, context_dim: int | None, family: str | None = None) -> str | None:

@@ -256,6 +256,11 @@ def find_sites(unet) -> list[Site]:
     return sites
 
 
+def site_widths(sites) -> set[int]:
+    """Every input width the sites' to_k layers take (self-attention widths and the context width)."""
+    return {w for w in (_width(s.module.to_k) for s in sites) if w is not None}
+
+
 def cross_attention_width(sites) -> int | None:
     """The context width of the UNet's cross-attention (768 SD1, 1024 SD2, 2048 SDXL), from its first to_k."""
     cross = [s for s in sites if s.kind == "cross"]
@@ -373,7 +378,8 @@ class Patcher:
     def set_chain(self, chain, family: str | None = None) -> list[tuple[str, str]]:
         """Install a chain; networks for another model family are left out unless forced. Returns refusals."""
         from .guard import split_by_family
-        accepted, refused = split_by_family(as_chain(chain), self.context_dim, family or self.family)
+        accepted, refused = split_by_family(as_chain(chain), self.context_dim, family or self.family,
+                                            site_widths(self.sites))
         applier = ChainApplier(accepted, self.applier.apply_to_self)
         applier.set_step(self.applier.step, self.applier.total)
         self.applier = applier

@@ -73,7 +73,7 @@ def file_hash(path: str) -> str:
     return hashing.file_sha256(path)
 
 
-def _plain(value) -> bool:
+def plain_text(value) -> bool:
     """Whether a description survives the store unchanged (JSON data only, no tensors, no int keys)."""
     try:
         return json.loads(json.dumps(value)) == value
@@ -100,7 +100,7 @@ def _stored(key: str, version: tuple):
 def _store(key: str, hit: tuple) -> None:
     version, info, error = hit
     entry = {"schema": SCHEMA, "size": version[1], "mtime_ns": version[0], "info": info, "error": error}
-    if not _plain(entry):
+    if not plain_text(entry):
         return  # e.g. metadata holding a tensor: described again next run, never altered
     try:
         store.section(SECTION)[key] = entry

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import os
-import re
 
 from ..errors import HypernetError
 from ..formats import save_file
+from ..names import check_name
 from ..network import FAMILY_CONTEXT_DIM, USABLE_ACTIVATIONS, WEIGHT_INITS, create
 
 # Context width first, then the self-attention widths of that family's UNet.
@@ -14,7 +14,6 @@ FAMILY_SIZES = {
     "sd2": (1024, 320, 640, 1280),
     "sdxl": (2048, 640, 1280),
 }
-_NAME_OK = re.compile(r"[^A-Za-z0-9._\- ]")
 
 
 def parse_numbers(value, what: str) -> list[float]:
@@ -27,13 +26,6 @@ def parse_numbers(value, what: str) -> list[float]:
         return [float(p) for p in parts]
     except (TypeError, ValueError):
         raise HypernetError(f"{what} {value!r}: expected comma-separated numbers like '1, 2, 1'") from None
-
-
-def sanitize_name(name: str) -> str:
-    clean = _NAME_OK.sub("", str(name or "")).strip()
-    if not clean or clean in (".", ".."):
-        raise HypernetError(f"name {name!r}: needs letters or digits (allowed: letters, digits, '._- ')")
-    return clean
 
 
 def sizes_for(family: str | None = None, sizes=None) -> list[int]:
@@ -50,7 +42,7 @@ def new_network(name: str, family: str | None = None, sizes=None, layer_structur
                 dropout_structure=None, activate_output: bool = False, base_model_name: str | None = None,
                 base_model_hash: str | None = None, optional_info: str | None = None):
     """A validated new Hypernetwork (not saved)."""
-    name = sanitize_name(name)
+    check_name(name)
     widths = sizes_for(family, sizes)
     ls = parse_numbers(layer_structure, "layer structure")
     act = activation_func or "linear"

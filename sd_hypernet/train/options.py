@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..errors import HypernetError
+from ..names import check_name
 from .dataset import LATENT_SAMPLING, SIZE_MODES
 from .schedules import make_schedule, parse_webui_schedule
 
@@ -82,6 +83,8 @@ class TrainOptions:
         need(int(self.width) % 8 == 0 and int(self.height) % 8 == 0 and int(self.width) > 0 and int(self.height) > 0,
              f"width/height {self.width}x{self.height}: must be positive multiples of 8")
         need(self.output_dir, "output_dir: must be set")
+        if self.name is not None:
+            check_name(self.name, "training option name")
         optimizer_class(self.optimizer)
         make_schedule(self.lr_schedule, self.learn_rate, int(self.steps), int(self.warmup_steps), float(self.min_lr))
         if self.clip_grad_mode:

@@ -223,6 +223,19 @@ def test_guard_refuses_sdxl_network_on_sd1_unet(unet768, vectors768):
     patcher.remove()
 
 
+def test_a_forced_network_sharing_no_width_with_the_model_is_refused_and_named(unet768, vectors768):
+    # an SD1 network forced onto SDXL matches no layer: it would change nothing, so it must not be reported
+    # (or hashed into the infotext) as applied
+    none = run_ldm(unet768, vectors768)
+    elsewhere = sd_hypernet.create([1024, 320], SMALL, weight_init="XavierNormal", name="elsewhere")
+    patcher = sd_hypernet.attach(unet768)
+    refused = patcher.set_chain([ChainEntry(elsewhere, 1.0, force=True, label="elsewhere")])
+    assert [label for label, _ in refused] == ["elsewhere"]
+    assert "nothing of it fits this model" in refused[0][1] and "(320, 1024)" in refused[0][1]
+    assert patcher.hook_count == 0 and torch.equal(run_ldm(unet768, vectors768), none)
+    patcher.remove()
+
+
 def test_guard_keeps_the_rest_of_the_chain(unet768, vectors768):
     xl = sd_hypernet.create([32, 2048], SMALL, weight_init="XavierNormal", name="xl")
     sd1 = sd_hypernet.create([64, 768], SMALL, weight_init="XavierNormal", name="sd1")

@@ -106,6 +106,7 @@ class WebuiDriver(Driver):
     def startup(self):
         from modules import shared
         shared.cmd_opts.hypernetwork_dir = str(self.folder)
+        shared.opts.outdir_samples = str(self.tmp)  # the user's output folder: training may write below it
         self._initialize()
 
     def _initialize_rest(self):
@@ -239,6 +240,16 @@ DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver, "reforge": ReforgeDriver}
 HOSTS = ["webui", "forge", "reforge"]
 
 
+
+
+def api_app(queue_lock=None):
+    """A FastAPI app with the host's API on it (--api): what on_app_started sees in a host serving its API."""
+    from fastapi import FastAPI
+    from modules.api.api import Api
+
+    app = FastAPI()
+    Api(app, queue_lock)
+    return app
 
 
 def per_call(received, unet):

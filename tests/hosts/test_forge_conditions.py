@@ -16,7 +16,7 @@ def test_sampling_sees_inference_tensors(forge):
     forge.network("alpha")
     forge.load_model(sd1_unet())
     seen = []
-    from sd_hypernet.hosts import forge as forge_host
+    from sd_hypernet.hosts.adapters import forge as forge_host
     original = forge_host.make_patch
 
     def spying(applier, steps, kind, on_step, on_error):

@@ -185,7 +185,7 @@ def test_step_range_uses_the_sigma_of_each_call(forge):
 def test_sigma_to_step_mapping_in_txt2img_and_img2img_passes():
     with use_host("forge"):
         from modules import processing, sd_samplers
-        from sd_hypernet.hosts.forge import SigmaSteps
+        from sd_hypernet.hosts.adapters.forge import SigmaSteps
         from backend.modules.k_model import EpsPredictor
         from types import SimpleNamespace
 

@@ -33,7 +33,7 @@ def tiny(sizes, name):
 
 def cards(folder):
     from sd_hypernet.hosts import common
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
     host = common.current()
     host.library().scan()  # files written after start-up (the Refresh button)
     page = HypernetworksPage(host.library(), opt=host.opt, model_family=host.model_family)
@@ -41,7 +41,7 @@ def cards(folder):
 
 
 def test_checkpoint_headers_give_the_family(tmp_path):
-    from sd_hypernet.hosts.checkpoint_family import checkpoint_file_family
+    from sd_hypernet.hosts.adapters.checkpoint_family import checkpoint_file_family
     assert checkpoint_file_family(fake_checkpoint(tmp_path / "xl.safetensors", XL_KEYS)) == "sdxl"
     assert checkpoint_file_family(fake_checkpoint(tmp_path / "v2.safetensors", SD2_KEYS)) == "sd2"
     assert checkpoint_file_family(fake_checkpoint(tmp_path / "v1.safetensors", SD1_KEYS)) == "sd1"

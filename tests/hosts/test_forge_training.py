@@ -87,7 +87,8 @@ def test_v_prediction_model_is_trained_for_v(forge):
 
 
 def test_training_on_forge_reaches_the_backend_unet_and_leaves_it_frozen(forge, tmp_path):
-    from sd_hypernet.hosts import common, train_jobs
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.training import jobs as train_jobs
     forge.load_model(tiny_unet())
     unet = forge.unet
     initial = save_network(forge, (768, *SELF_DIMS))
@@ -140,7 +141,8 @@ def test_training_on_forge_reaches_the_backend_unet_and_leaves_it_frozen(forge, 
 def test_sdxl_conditioning_carries_the_vector_and_trains(forge, tmp_path):
     from modules import sd_models
 
-    from sd_hypernet.hosts import common, train_jobs
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.training import jobs as train_jobs
     sd_models.load_model(sdxl_unet(), "sdxl", name="xl")
     adapter = common.current().training_adapter(TrainOptions(output_dir="unused"), None)
     cond = adapter.encode_text(["a cat", "a cat", "a dog"], [(64, 64), (128, 64), (64, 64)])

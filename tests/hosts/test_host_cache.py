@@ -112,7 +112,8 @@ def test_restart_lists_from_the_host_cache_without_reading_files(host, monkeypat
             strip = lambda x: {k: v for k, v in x.items() if k not in ("hash", "sha256")}  # noqa: E731
             assert {x["name"]: strip(x) for x in first} == {k: strip(v) for k, v in listing.items()}
 
-            from sd_hypernet.hosts import common, tab
+            from sd_hypernet.hosts import common
+            from sd_hypernet.hosts.ui import tab
             rows = {r[0]: r for r in tab.library_rows(common.current())}
             assert rows["net3.pt"][8] == detail["hash"] and rows["net0.safetensors"][8] == ""
             assert "broken.pt" in rows["broken.pt"][-1]
@@ -129,8 +130,9 @@ def test_unloading_puts_the_previous_store_back(host):
 
 def test_library_tab_and_page_list_without_hashing(host, monkeypatch):
     from modules import ui_extra_networks
-    from sd_hypernet.hosts import common, tab
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
 
     for i in range(3):
         make_network(host.folder, f"n{i}", seed=i)

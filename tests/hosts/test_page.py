@@ -48,7 +48,7 @@ def host():
 
 
 def make_page(folder, family="sd1", **options):
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
     from sd_hypernet.library import Library
 
     values = {"samples_format": "png", **options}
@@ -178,7 +178,7 @@ def test_click_data_carries_preferred_weight_activation_and_negative_text(host, 
 
 
 def test_zero_or_bad_preferred_weight_means_none(host, folder):
-    from sd_hypernet.hosts.page import preferred_weight
+    from sd_hypernet.hosts.ui.card_facts import preferred_weight
 
     assert preferred_weight({"preferred weight": 0}) is None
     assert preferred_weight({"preferred weight": "x"}) is None
@@ -241,7 +241,7 @@ def test_metadata_is_read_once_per_file_version(host, folder, monkeypatch):
 
 def test_defaults_come_from_the_selected_host(host, folder):
     from sd_hypernet.hosts import common
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
     from sd_hypernet.library import Library
 
     class FakeHost(common.Host):

@@ -29,7 +29,7 @@ def page(tmp_path):
     with use_host("webui"):
         from modules import ui_extra_networks
 
-        from sd_hypernet.hosts.page import HypernetworksPage
+        from sd_hypernet.hosts.ui.page import HypernetworksPage
         from sd_hypernet.library import Library
 
         pg = HypernetworksPage(Library(str(root)), opt=lambda k, d=None: d, model_family=lambda: "sd1")
@@ -41,7 +41,7 @@ def page(tmp_path):
 
 def editor_for(page):
     editor = page.create_user_metadata_editor(None, "txt2img")
-    from sd_hypernet.hosts.metadata_editor import HypernetUserMetadataEditor
+    from sd_hypernet.hosts.ui.metadata_editor import HypernetUserMetadataEditor
     assert isinstance(editor, HypernetUserMetadataEditor)
     assert editor.id_part == "txt2img_hypernetworks_edit_user_metadata"
     return editor

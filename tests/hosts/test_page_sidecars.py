@@ -45,7 +45,7 @@ def folder(tmp_path):
 
 
 def make_page(folder, family="sd1"):
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
     from sd_hypernet.library import Library
     return HypernetworksPage(Library(str(folder)), opt=lambda k, d=None: {"samples_format": "png"}.get(k, d),
                              model_family=lambda: family)

@@ -14,7 +14,7 @@ from PIL import Image
 import sd_hypernet
 from sd_hypernet.train import JobManager
 
-from host_helpers import SELF_DIMS
+from host_helpers import SELF_DIMS, api_app
 
 TRAIN_ROUTES = {("POST", "/sdapi/v1/hypernet/create"), ("POST", "/sdapi/v1/hypernet/train"),
                 ("GET", "/sdapi/v1/hypernet/train/{job_id}"), ("POST", "/sdapi/v1/hypernet/train/{job_id}/interrupt")}
@@ -53,34 +53,32 @@ def wait(cond, timeout=120):
 
 
 def test_tab_and_training_routes_come_and_go_with_the_extension(host):
-    from fastapi import FastAPI
     from modules import script_callbacks
 
     tabs = script_callbacks.callback_map["callbacks_ui_tabs"]
     assert len(ours(tabs)) == 1
     built = script_callbacks.ui_tabs_callback()
     assert [(title, elem_id) for _, title, elem_id in built] == [("Hypernetworks", "hypernetworks_tab")]
-    app = FastAPI()
+    app = api_app()
     script_callbacks.app_started_callback(None, app)
     assert TRAIN_ROUTES <= routes(app) and ("GET", "/sdapi/v1/hypernet/networks") in routes(app)
 
     script_callbacks.script_unloaded_callback()  # Reload UI / extension disabled
     assert ours(tabs) == [] and script_callbacks.ui_tabs_callback() == []
-    assert not any(path.startswith("/sdapi/v1/hypernet") for _, path in routes(app))
-    fresh = FastAPI()
+    assert not any(path.startswith("/sdapi/v1/hypernet/") for _, path in routes(app))
+    fresh = api_app()
     script_callbacks.app_started_callback(None, fresh)
-    assert not any(path.startswith("/sdapi/v1/hypernet") for _, path in routes(fresh))
+    assert not any(path.startswith("/sdapi/v1/hypernet/") for _, path in routes(fresh))
 
     host.reload_ui()  # loaded again: registered once, not twice
     assert len(ours(tabs)) == 1
-    again = FastAPI()
+    again = api_app()
     script_callbacks.app_started_callback(None, again)
     trains = [r for r in again.router.routes if r.path == "/sdapi/v1/hypernet/train"]
     assert TRAIN_ROUTES <= routes(again) and len(trains) == 1
 
 
 def test_api_job_trains_the_loaded_unet_to_completion(host, tmp_path):
-    from fastapi import FastAPI
     from fastapi.testclient import TestClient
     from modules import script_callbacks
 
@@ -88,7 +86,7 @@ def test_api_job_trains_the_loaded_unet_to_completion(host, tmp_path):
     source = trainable(host)
     unet = host.unet
     frozen = {k: v.clone() for k, v in unet.state_dict().items()}
-    app = FastAPI()
+    app = api_app()
     script_callbacks.app_started_callback(None, app)
     client = TestClient(app)
     out = tmp_path / "out"
@@ -114,7 +112,9 @@ def test_train_button_is_a_queued_host_task_with_progress_and_interrupt(host, tm
     from modules import call_queue, progress, shared
     from modules.progress import ProgressRequest
 
-    from sd_hypernet.hosts import common, tab, train_jobs
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
+    from sd_hypernet.hosts.training import jobs as train_jobs
 
     host.load_model()
     trainable(host)
@@ -168,7 +168,8 @@ def test_train_button_is_a_queued_host_task_with_progress_and_interrupt(host, tm
 def test_train_button_without_a_task_id_still_runs(webui, tmp_path, task):
     from modules import progress
 
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     webui.load_model()
     trainable(webui)
@@ -183,7 +184,8 @@ def test_train_button_without_a_task_id_still_runs(webui, tmp_path, task):
 
 def test_train_button_starts_the_progress_bar_in_the_browser(webui):
     """The click's JS makes the task id (first input, a hidden textbox) and starts requestProgress on it."""
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     blocks = tab.build(common.current())
     config = blocks.get_config_file()
@@ -197,7 +199,8 @@ def test_train_button_starts_the_progress_bar_in_the_browser(webui):
 
 
 def test_tabs_own_interrupt_button_stops_the_running_job(host, tmp_path):
-    from sd_hypernet.hosts import common, tab
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import tab
 
     host.load_model()
     trainable(host)

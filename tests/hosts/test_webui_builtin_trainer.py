@@ -47,7 +47,7 @@ def test_builtin_trainer_is_replaced_and_restored(trainer_host, patched_gradio):
     import modules.hypernetworks.ui as hypernetworks_ui
     from modules import script_callbacks
 
-    from sd_hypernet.hosts import builtin_trainer  # the host's fresh import (the stand-ins purge modules)
+    from sd_hypernet.hosts.ui import builtin_trainer  # the host's fresh import (the stand-ins purge modules)
 
     def replaced(fn):
         return getattr(fn, builtin_trainer.REPLACED_MARK, False)
@@ -88,7 +88,7 @@ def test_builtin_api_routes_point_to_ours(trainer_host):
     from modules import script_callbacks
     from modules.api import api as api_module
 
-    from sd_hypernet.hosts import builtin_trainer
+    from sd_hypernet.hosts.ui import builtin_trainer
     app = FastAPI()
     api_module.Api(app)
     script_callbacks.app_started_callback(None, app)

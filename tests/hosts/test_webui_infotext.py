@@ -42,7 +42,7 @@ def test_paste_keeps_names_known_locally(webui):
 
 def test_legacy_fields_give_a_tag_and_old_hash_resolves_renamed_file(webui):
     from modules import infotext_utils
-    from sd_hypernet.hosts.infotext import legacy_model_hash
+    from sd_hypernet.hosts.prompt.infotext import legacy_model_hash
     params = infotext_utils.paste("cat\nSteps: 20, Sampler: Euler, CFG scale: 7, Hypernet: anime, Hypernet strength: 0.6")
     assert params["Prompt"] == "cat<hypernet:anime:0.6>"
 

@@ -56,8 +56,8 @@ def test_hires_pass_with_heun_has_its_own_exact_window(webui):
 
 
 def test_without_a_schedule_the_call_counter_is_exact_too(webui, monkeypatch):
-    from sd_hypernet.hosts import common
-    monkeypatch.setattr(common.SigmaSteps, "_compute", lambda self: None)
+    from sd_hypernet.hosts.adapters.sampling_steps import SigmaSteps
+    monkeypatch.setattr(SigmaSteps, "_compute", lambda self: None)
     webui.network("alpha")
     webui.load_model()
     seen = record_steps(current)

@@ -4,7 +4,7 @@ from sd_hypernet import ChainEntry
 
 
 def xyz():
-    from sd_hypernet.hosts.xyz import find_xyz_module
+    from sd_hypernet.hosts.prompt.xyz import find_xyz_module
     return find_xyz_module()
 
 

@@ -21,7 +21,7 @@ def main(host_name):
     report = {"gradio": gr.__version__, "host": host_name, "ok": False}
     try:
         with folder_host(host_name) as (host, folder):
-            from sd_hypernet.hosts import tab
+            from sd_hypernet.hosts.ui import tab
 
             net = sd_hypernet.create([768], layer_structure=(1, 0.01, 1), name="tiny")
             sd_hypernet.save_file(net, os.path.join(folder, "tiny.pt"))

@@ -49,10 +49,12 @@ def test_create_refuses_what_cannot_work(kwargs, message):
         new_network("n", **kwargs)
 
 
-def test_name_is_sanitised():
-    assert new_network("a/b:c*d", sizes=[8]).name == "abcd"
-    with pytest.raises(HypernetError, match="name"):
-        new_network("///", sizes=[8])
+def test_a_name_is_used_as_given_or_refused_never_rewritten():
+    assert new_network("my style v2", sizes=[8]).name == "my style v2"
+    with pytest.raises(HypernetError, match="path separator"):
+        new_network("a/b:c*d", sizes=[8])
+    with pytest.raises(HypernetError, match="':'"):
+        new_network("a:c", sizes=[8])
 
 
 def test_job_progress_and_interrupt(tmp_path):

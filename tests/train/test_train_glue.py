@@ -37,8 +37,9 @@ def webui(tmp_path):
         from modules import sd_models, shared
 
         from sd_hypernet.hosts import common
-        from sd_hypernet.hosts import webui as webui_host
+        from sd_hypernet.hosts.adapters import webui as webui_host
         shared.cmd_opts.hypernetwork_dir = str(folder)
+        shared.opts.outdir_samples = str(tmp_path)  # the user's output folder: training may write below it
         host = webui_host.WebuiHost()
         common.set_current(host)
         sd_model = sd_models.load_model(tiny_ldm_unet(), "sd1", name="tiny-model")
@@ -54,6 +55,20 @@ def webui(tmp_path):
         common.set_current(None)
 
 
+def _api_client(host, manager):
+    """The training routes on an app whose host serves its API (--api), as a client."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from modules.api.api import Api
+
+    from sd_hypernet.hosts.routes import access as route_access
+    from sd_hypernet.hosts.routes import training as train_routes
+    app = FastAPI()
+    Api(app)
+    train_routes.add_routes(host, route_access.Routes(app), manager=manager)
+    return TestClient(app)
+
+
 def _wait(cond, timeout=60):
     end = time.time() + timeout
     while time.time() < end:
@@ -64,7 +79,8 @@ def _wait(cond, timeout=60):
 
 
 def test_tab_job_flow_progress_interrupt_and_files(webui):
-    from sd_hypernet.hosts import tab, train_jobs
+    from sd_hypernet.hosts.ui import tab
+    from sd_hypernet.hosts.training import jobs as train_jobs
     manager = JobManager()
     out = webui.tmp / "out"
     opts = tab.train_options({"data_root": str(webui.data), "output_dir": str(out), "steps": 1000, "save_every": 2,
@@ -102,13 +118,7 @@ def test_tab_job_flow_progress_interrupt_and_files(webui):
 
 
 def test_api_job_lifecycle(webui):
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from sd_hypernet.hosts import train_routes
-    app = FastAPI()
-    train_routes.add_routes(webui.host, app, manager=JobManager())
-    client = TestClient(app)
+    client = _api_client(webui.host, JobManager())
     r = client.post("/sdapi/v1/hypernet/create", json={"name": "fresh", "sizes": [32, 48],
                                                         "layer_structure": "1, 1, 1", "activation_func": "relu"})
     assert r.status_code == 200, r.text
@@ -140,7 +150,7 @@ def test_api_job_lifecycle(webui):
 
 
 def test_library_rows_and_convert(webui):
-    from sd_hypernet.hosts import tab
+    from sd_hypernet.hosts.ui import tab
     rows = tab.library_rows(webui.host)
     assert [r[0] for r in rows] == ["net.safetensors"]
     row = dict(zip(tab.LIBRARY_COLUMNS, rows[0]))
@@ -156,14 +166,8 @@ def test_library_rows_and_convert(webui):
 
 
 def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_path):
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    from sd_hypernet.hosts import train_routes
     manager = JobManager()
-    app = FastAPI()
-    train_routes.add_routes(webui.host, app, manager=manager)
-    client = TestClient(app)
+    client = _api_client(webui.host, manager)
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("no image here")
@@ -189,7 +193,7 @@ def test_bad_training_requests_are_refused_before_anything_is_queued(webui, tmp_
 
 def test_interrupt_button_looks_for_a_job_started_elsewhere(webui):
     # nothing in the tab's session (a job started over the API): the process-wide job manager is asked
-    from sd_hypernet.hosts import tab
+    from sd_hypernet.hosts.ui import tab
     from sd_hypernet.train import jobs
     assert jobs.manager.active() is None
     assert tab.interrupt_training({}) == tab.job_status_html(None)

@@ -21,8 +21,8 @@ def build_tabs(report, folder):
     import gradio as gr
     from modules import ui_extra_networks
 
-    from sd_hypernet.hosts.metadata_editor import HypernetUserMetadataEditor
-    from sd_hypernet.hosts.page import HypernetworksPage
+    from sd_hypernet.hosts.ui.metadata_editor import HypernetUserMetadataEditor
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
     from sd_hypernet.library import Library
 
     ui_extra_networks.initialize()
@@ -63,7 +63,8 @@ def build_tabs(report, folder):
 def build_settings(report):
     import gradio as gr
 
-    from sd_hypernet.hosts import common, settings
+    from sd_hypernet.hosts import common
+    from sd_hypernet.hosts.ui import settings
 
     built = []
     with gr.Blocks():
@@ -81,13 +82,15 @@ def import_all(report):
     import sd_hypernet.hosts as hosts
 
     imported, failed = [], {}
-    for mod in pkgutil.iter_modules(hosts.__path__):
-        name = f"sd_hypernet.hosts.{mod.name}"
+    for mod in pkgutil.walk_packages(hosts.__path__, prefix="sd_hypernet.hosts."):
+        short = mod.name[len("sd_hypernet.hosts."):]
+        if short.split(".")[0] == "comfyui":  # ComfyUI's glue imports ComfyUI, not a webui-family host
+            continue
         try:
-            importlib.import_module(name)
-            imported.append(mod.name)
+            importlib.import_module(mod.name)
+            imported.append(short)
         except Exception as e:  # report, don't stop: one broken module should not hide the others
-            failed[mod.name] = f"{type(e).__name__}: {e}"
+            failed[short] = f"{type(e).__name__}: {e}"
     report["imported"] = imported
     if failed:
         report["import_failures"] = failed

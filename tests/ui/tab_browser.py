@@ -93,7 +93,8 @@ def main(host_name):
     report = {"gradio": gr.__version__, "host": host_name, "ok": False}
     try:
         with folder_host(host_name) as (host, folder):
-            from sd_hypernet.hosts import common, tab
+            from sd_hypernet.hosts import common
+            from sd_hypernet.hosts.ui import tab
 
             sd_hypernet.save_file(tiny("tiny"), os.path.join(folder, "tiny.pt"))
             common.set_current(host)

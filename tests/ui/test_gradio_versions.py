@@ -49,5 +49,6 @@ def test_ui_builds(reports, version, host):
     report = json.loads(lines[-1].split(" ", 1)[1])
     assert report["gradio"] == version
     assert report["ok"] and rc == 0, json.dumps(report, indent=1)[-6000:]
-    assert {"page", "metadata_editor", "settings"} <= set(report["imported"])
+    assert {"ui.page", "ui.metadata_editor", "ui.settings", "ui.tab", "adapters.forge", "adapters.webui",
+            "routes.training", "training.jobs", "prompt.extra_network"} <= set(report["imported"])
     assert report["tabs"] == ["img2img", "txt2img"]

@@ -72,7 +72,8 @@ def main():
             try:
                 from modules import ui
 
-                from sd_hypernet.hosts import common, tab
+                from sd_hypernet.hosts import common
+                from sd_hypernet.hosts.ui import tab
                 train = ui.create_train_interface()["blocks"]
                 ours = tab.build(common.current())
                 with gr.Blocks(analytics_enabled=False) as demo:

@@ -1,5 +1,8 @@
 """Stand-in of modules/shared_options.py: only the built-in options the hypernetwork glue touches."""
+import os
+
 from modules.options import OptionInfo, options_section
+from modules.paths import data_path
 
 options_templates = {}
 
@@ -9,6 +12,12 @@ options_templates.update(options_section(('sd', "Stable Diffusion", "sd"), {
 
 options_templates.update(options_section(('saving-images', "Saving images/grids", "saving"), {
     "samples_format": OptionInfo('png', 'File format for images'),
+}))
+
+options_templates.update(options_section(('saving-paths', "Paths for saving", "saving"), {
+    "outdir_samples": OptionInfo("", "Output directory for images; if empty, defaults to three directories below"),
+    "outdir_txt2img_samples": OptionInfo(os.path.join(data_path, "outputs", "txt2img-images"),
+                                         "Output directory for txt2img images"),
 }))
 
 options_templates.update(options_section(('extra_networks', "Extra Networks", "sd"), {

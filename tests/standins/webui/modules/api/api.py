@@ -1,8 +1,10 @@
 """Stand-in of modules/api/api.py (v1.10.1): the built-in hypernetwork listing route and the txt2img route, with
 Api.__init__ building the UI when no tab has initialised the script runners yet (as under --nowebui)."""
 from contextlib import closing
+from secrets import compare_digest
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
 from modules import progress, scripts, shared, ui
@@ -37,6 +39,11 @@ class Api:
     def __init__(self, app: FastAPI, queue_lock=None):
         self.app = app
         self.queue_lock = queue_lock
+        self.credentials = {}
+        if shared.cmd_opts.api_auth:  # "user:pass,user2:pass2", as --api-auth takes it
+            for pair in shared.cmd_opts.api_auth.split(","):
+                user, password = pair.split(":")
+                self.credentials[user] = password
         self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"])
         self.add_api_route("/sdapi/v1/hypernetworks", self.get_hypernetworks, methods=["GET"])
         self.add_api_route("/sdapi/v1/create/hypernetwork", self.create_hypernetwork, methods=["POST"])
@@ -45,7 +52,17 @@ class Api:
             ui.create_ui()
 
     def add_api_route(self, path: str, endpoint, **kwargs):
+        # as the real one: with --api-auth every route the Api adds depends on its HTTP Basic check
+        if shared.cmd_opts.api_auth:
+            return self.app.add_api_route(path, endpoint, dependencies=[Depends(self.auth)], **kwargs)
         return self.app.add_api_route(path, endpoint, **kwargs)
+
+    def auth(self, credentials: HTTPBasicCredentials = Depends(HTTPBasic())):
+        known = self.credentials.get(credentials.username)
+        if known is not None and compare_digest(credentials.password, known):
+            return True
+        raise HTTPException(status_code=401, detail="Incorrect username or password",
+                            headers={"WWW-Authenticate": "Basic"})
 
     def get_hypernetworks(self):
         return [{"name": name, "path": shared.hypernetworks[name]} for name in shared.hypernetworks]

@@ -21,7 +21,8 @@ from sd_hypernet.train.create import FAMILY_SIZES
 from sd_hypernet.train.dataset import LATENT_SAMPLING, SIZE_MODES
 from sd_hypernet.train.templates import list_templates
 
-from . import common, train_jobs
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.training import jobs as train_jobs
 
 ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
 LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation", "step", "base model",

@@ -19,7 +19,7 @@ def _memory_management():
         return None
 
 
-def _plain(tensor):
+def plain_text(tensor):
     # Forge encodes under inference_mode; such tensors cannot be saved for backward, a clone can
     return tensor.clone() if torch.is_tensor(tensor) and tensor.is_inference() else tensor
 
@@ -95,9 +95,9 @@ class ForgeTrainingAdapter:
         if mean is not None and std is not None and bool((std > 0).all()):
             with torch.no_grad():
                 scale = first.process_in(torch.ones_like(std)) - first.process_in(torch.zeros_like(std))
-            return _plain(first.process_in(mean)).float(), (std * scale).float()
+            return plain_text(first.process_in(mean)).float(), (std * scale).float()
         # a VAE path that ignores the regulation (tiled): one sampled latent, as Forge's img2img gets
-        return _plain(self.sd_model.encode_first_stage(pixels.to(torch.float32))).float(), None
+        return plain_text(self.sd_model.encode_first_stage(pixels.to(torch.float32))).float(), None
 
     def _encode(self, bhwc, regulation):
         try:
@@ -107,7 +107,7 @@ class ForgeTrainingAdapter:
                 latent = vae.encode(bhwc)
         except (AttributeError, TypeError):
             return None
-        return _plain(latent).float()
+        return plain_text(latent).float()
 
     def encode_text(self, texts, sizes):
         self._others_loaded()
@@ -127,11 +127,11 @@ class ForgeTrainingAdapter:
     @staticmethod
     def _cond(cond) -> dict:
         if isinstance(cond, dict):
-            out = {"context": _plain(cond["crossattn"])}
+            out = {"context": plain_text(cond["crossattn"])}
             if cond.get("vector") is not None:
-                out["y"] = _plain(cond["vector"])
+                out["y"] = plain_text(cond["vector"])
             return out
-        return {"context": _plain(cond)}
+        return {"context": plain_text(cond)}
 
     def apply_unet(self, x_t, t, cond):
         if not self._unet_loaded:

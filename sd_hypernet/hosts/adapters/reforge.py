@@ -7,7 +7,7 @@ reForge's ComfyUI-derived one, whose attention layers still carry `to_k`/`to_v` 
 """
 from __future__ import annotations
 
-from . import webui
+from sd_hypernet.hosts.adapters import webui
 
 
 class ReforgeHost(webui.WebuiHost):

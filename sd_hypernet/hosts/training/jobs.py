@@ -14,6 +14,7 @@ import os
 
 from sd_hypernet import formats
 from sd_hypernet.errors import HypernetError
+from sd_hypernet.names import check_name
 from sd_hypernet.train import jobs as train_jobs
 from sd_hypernet.train import templates
 from sd_hypernet.train.create import create_file
@@ -21,8 +22,9 @@ from sd_hypernet.train.dataset import TrainingSet, image_paths
 from sd_hypernet.train.options import TrainOptions
 from sd_hypernet.train.trainer import Trainer
 
-from . import common
-from .train_webui import SdModelAdapter, base_model_info, webui_preview
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.training.output import check_output_dir
+from sd_hypernet.hosts.training.webui import SdModelAdapter, base_model_info, webui_preview
 
 JOB_NAME = "train-hypernetwork"
 
@@ -89,8 +91,11 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
         raise HypernetError("training option preview_steps: expected a whole number") from None
     source = resolve_network(host, network)
     name = options.get("name") or os.path.splitext(os.path.basename(source))[0]
-    options.setdefault("output_dir", default_output_dir(name))
+    check_name(name, "training option name")
+    if not options.get("output_dir"):
+        options["output_dir"] = default_output_dir(name)
     opts = TrainOptions.from_dict(options).validate()
+    check_output_dir(host, opts.output_dir)
     check_request(opts, resume_from)
     make = getattr(host, "training_adapter", None)  # a host whose model is not ldm/sgm-shaped (Forge)
     if make is None and shared.sd_model is None:

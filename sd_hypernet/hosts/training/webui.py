@@ -6,7 +6,7 @@ import torch
 
 from sd_hypernet.errors import HypernetError
 
-from . import common
+from sd_hypernet.hosts import common
 
 
 class SdModelAdapter:

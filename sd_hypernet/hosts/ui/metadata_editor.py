@@ -9,8 +9,8 @@ import html
 
 from modules import ui_extra_networks_user_metadata
 
-from sd_hypernet.hosts.page import (MULTIPLIER_MAX, MULTIPLIER_MIN, UM_ACTIVATION_TEXT, UM_NEGATIVE_TEXT,
-                                    UM_PREFERRED_WEIGHT, activation_text, preferred_weight)
+from sd_hypernet.hosts.ui.card_facts import (MULTIPLIER_MAX, MULTIPLIER_MIN, UM_ACTIVATION_TEXT, UM_NEGATIVE_TEXT,
+                                          UM_PREFERRED_WEIGHT, activation_text, preferred_weight)
 
 # Rows added to the file table: metadata key -> label.
 TABLE_ROWS = (

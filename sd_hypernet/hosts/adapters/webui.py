@@ -6,7 +6,8 @@ from modules import script_callbacks, shared
 
 import sd_hypernet
 
-from . import common
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.adapters.sampling_steps import SigmaSteps
 
 
 class WebuiHost(common.Host):
@@ -16,7 +17,7 @@ class WebuiHost(common.Host):
         self.patcher = None
         self._step = (None, None)
         self._ranged = False   # the chain has a start/stop: steps must be exact, worth one sync per call
-        self._sigmas = None    # common.SigmaSteps of the current sampling pass
+        self._sigmas = None    # SigmaSteps of the current sampling pass
 
     def hypernetwork_dir(self) -> str:
         return getattr(shared.cmd_opts, "hypernetwork_dir", None) or common.DEFAULT_DIR
@@ -121,7 +122,7 @@ class WebuiHost(common.Host):
         calls = getattr(denoiser, "step", None)
         tracker = self._sigmas
         if tracker is None or tracker.sampler is not sampler or tracker.p is not p or calls == 0:
-            tracker = self._sigmas = common.SigmaSteps(p, sampler)  # a new pass: its own schedule
+            tracker = self._sigmas = SigmaSteps(p, sampler)  # a new pass: its own schedule
         if tracker.schedule() is None:
             return None
         step, total = tracker.at(sigma)
@@ -147,7 +148,7 @@ class WebuiHost(common.Host):
 
 def install(host_class=WebuiHost):
     """Make the webui host current and register its callbacks (see scripts/hypernetworks.py)."""
-    from . import wire
+    from sd_hypernet.hosts.wiring import wire
 
     host = host_class()
     wire(host, extra_callbacks=[(script_callbacks.on_cfg_denoiser, host.on_cfg_denoiser)])

@@ -11,12 +11,12 @@ from modules import shared
 
 from sd_hypernet import control
 from sd_hypernet.guard import split_by_family
-from sd_hypernet.hook import ChainApplier, cross_attention_width, find_sites, touches
+from sd_hypernet.hook import ChainApplier, cross_attention_width, find_sites, site_widths, touches
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
-from . import common
-from .common import SigmaSteps, is_img2img_pass  # noqa: F401  (shared with the webui host)
-from .webui import WebuiHost
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.adapters.sampling_steps import SigmaSteps
+from sd_hypernet.hosts.adapters.webui import WebuiHost
 
 CHAIN_ATTR = "_hypernet_forge_chain"  # on p: the accepted chain of the current batch/pass
 PATCH_MARK = "_sd_hypernet_patch"     # on our patch functions, so a second registration replaces the first
@@ -129,7 +129,7 @@ class ForgeHost(WebuiHost):
     def model_family(self):
         model = loaded_model()
         if model is None:  # Forge loads lazily: before the first generation, the checkpoint selected in the options
-            from .checkpoint_family import selected_family
+            from sd_hypernet.hosts.adapters.checkpoint_family import selected_family
             return selected_family()
         return common.family_from_flags(model) or CONTEXT_DIM_FAMILY.get(self.context_dim())
 
@@ -148,7 +148,7 @@ class ForgeHost(WebuiHost):
             p.__dict__[CHAIN_ATTR] = []
             return [(e.name, "no model is loaded") for e in chain]
         width, family = self.context_dim(), self.model_family()
-        accepted, refused = split_by_family(chain, width, family)
+        accepted, refused = split_by_family(chain, width, family, site_widths(find_sites(self.unet())))
         p.__dict__[CHAIN_ATTR] = accepted
         return refused
 
@@ -188,7 +188,7 @@ class ForgeHost(WebuiHost):
 
     def training_adapter(self, opts, preview=None):
         """The trainer's adapter for Forge's model (train_forge.py)."""
-        from .train_forge import forge_training_adapter
+        from sd_hypernet.hosts.training.forge import forge_training_adapter
         return forge_training_adapter(loaded_model, preview)
 
 
@@ -196,7 +196,7 @@ def install():
     """Make the Forge host current and return the AlwaysVisible script that patches every sampling pass."""
     from modules import scripts
 
-    from . import wire
+    from sd_hypernet.hosts.wiring import wire
 
     wire(ForgeHost())
 

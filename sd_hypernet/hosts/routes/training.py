@@ -1,17 +1,19 @@
 """The training HTTP routes: create, train, a job's progress, interrupt. Bad requests answer 4xx before
-anything is queued (train_jobs checks them whole)."""
+anything is queued (train_jobs checks them whole). Create, train and interrupt exist only where
+the host serves its API (route_access)."""
 from __future__ import annotations
 
 from sd_hypernet.errors import HypernetError
 from sd_hypernet.train import jobs as train_jobs
 
-from . import common
-from .train_jobs import create_network, interrupt, progress, start_training
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.routes.access import Routes
+from sd_hypernet.hosts.training.jobs import create_network, interrupt, progress, start_training
 
 PREFIX = "/sdapi/v1/hypernet"
 
 
-def add_routes(host: common.Host, app, manager: train_jobs.JobManager | None = None) -> None:
+def add_routes(host: common.Host, routes: Routes, manager: train_jobs.JobManager | None = None) -> None:
     from fastapi import Body, HTTPException
 
     def guarded(fn, *args, status=400):
@@ -39,7 +41,7 @@ def add_routes(host: common.Host, app, manager: train_jobs.JobManager | None = N
     def job_interrupt(job_id: str):
         return guarded(interrupt, job_id, manager, status=404)
 
-    app.add_api_route(f"{PREFIX}/create", create, methods=["POST"])
-    app.add_api_route(f"{PREFIX}/train", train, methods=["POST"])
-    app.add_api_route(f"{PREFIX}/train/{{job_id}}", job_progress, methods=["GET"])
-    app.add_api_route(f"{PREFIX}/train/{{job_id}}/interrupt", job_interrupt, methods=["POST"])
+    routes.write(f"{PREFIX}/create", create)
+    routes.write(f"{PREFIX}/train", train)
+    routes.read(f"{PREFIX}/train/{{job_id}}", job_progress)
+    routes.write(f"{PREFIX}/train/{{job_id}}/interrupt", job_interrupt)

@@ -7,7 +7,7 @@ import re
 from sd_hypernet.errors import HypernetError
 from sd_hypernet.tags import parse_number
 
-from . import common
+from sd_hypernet.hosts import common
 
 LABEL_MULTIPLIER = "Hypernet multiplier"
 LABEL_NETWORK = "Hypernet"

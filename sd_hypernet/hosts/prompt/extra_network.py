@@ -9,7 +9,7 @@ from modules import extra_networks, shared
 from sd_hypernet import control, tags
 from sd_hypernet.errors import HypernetError, UnknownNetwork
 
-from . import common
+from sd_hypernet.hosts import common
 
 EXTENSION_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PRESETS_FILE = os.path.join(EXTENSION_ROOT, "lbw_presets.txt")
@@ -198,7 +198,7 @@ def replace_page(host: common.Host) -> None:
     """Drop the built-in Hypernetworks page and add ours under the same title (keeps ids and tab order)."""
     from modules import ui_extra_networks
 
-    from .page import HypernetworksPage
+    from sd_hypernet.hosts.ui.page import HypernetworksPage
 
     ui_extra_networks.extra_pages[:] = [p for p in ui_extra_networks.extra_pages if p.name != "hypernetworks"]
     ui_extra_networks.register_page(HypernetworksPage(host.library(), opt=host.opt, model_family=host.model_family))

@@ -8,8 +8,8 @@ import re
 
 from sd_hypernet.errors import HypernetError
 
-from . import common
-from .extra_network import CIVITAI_PREFIX, HASHES_FIELD
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.prompt.extra_network import CIVITAI_PREFIX, HASHES_FIELD
 
 re_tag_name = re.compile(r"<hypernet:([^:>]+)([:>])")
 # The `Hashes: {...}` JSON object (civitai's convention); the host's own field parser splits it at commas, so it

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from modules import shared
 
-from . import common
+from sd_hypernet.hosts import common
 
 SECTION = ("hypernetworks", "Hypernetworks", "sd")
 
@@ -43,6 +43,9 @@ def options(host: common.Host) -> dict:
             True, "Apply hypernetworks to self-attention too").info("as the webui does; off = cross-attention only"),
         common.OPT_FORCE_FAMILY: OptionInfo(
             False, "Apply hypernetworks made for another model family").info("same as force=1 in every tag"),
+        common.OPT_ANY_OUTPUT_DIR: OptionInfo(
+            False, "Training may write into any folder").info(
+            "off: a training job's output folder must lie inside the webui's output folders or the hypernetwork folder"),
     })
 
 

@@ -1,11 +1,12 @@
-"""HTTP routes (added in on_app_started, so present with and without --api, like Lora's)."""
+"""HTTP routes for the library (added in on_app_started; who may call them: route_access)."""
 from __future__ import annotations
 
 from sd_hypernet.info import cached_describe as describe_file, file_hash
 from sd_hypernet.errors import HypernetError
 
-from . import common
-from .extra_network import sync_host_list
+from sd_hypernet.hosts import common
+from sd_hypernet.hosts.routes.access import Routes
+from sd_hypernet.hosts.prompt.extra_network import sync_host_list
 
 PREFIX = "/sdapi/v1/hypernet"
 _JSON_TYPES = (str, int, float, bool, list, type(None))
@@ -25,7 +26,7 @@ def describe(item, with_hash: bool = False) -> dict:
     }
 
 
-def add_routes(host: common.Host, app) -> None:
+def add_routes(host: common.Host, routes: Routes) -> None:
     from fastapi import HTTPException
 
     def list_networks():
@@ -55,6 +56,6 @@ def add_routes(host: common.Host, app) -> None:
         except (HypernetError, OSError) as e:
             raise HTTPException(status_code=404, detail=str(e))
 
-    app.add_api_route(f"{PREFIX}/networks", list_networks, methods=["GET"])
-    app.add_api_route(f"{PREFIX}/refresh", refresh, methods=["POST"])
-    app.add_api_route(f"{PREFIX}/network", network, methods=["GET"])
+    routes.read(f"{PREFIX}/networks", list_networks)
+    routes.read(f"{PREFIX}/network", network)
+    routes.write(f"{PREFIX}/refresh", refresh)
