@@ -83,7 +83,8 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=6, help="timed steps")
     ap.add_argument("--warmup", type=int, default=2)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    ap.add_argument("--learn-rate", default="1e-5", help="e.g. 3e-3 with --quick --steps 200 to see the loss fall")
+    ap.add_argument("--learn-rate", default="auto",
+                    help="auto: the default; shows the loss fall with --quick --latent 8 --steps 200")
     ap.add_argument("--flops", action="store_true", help="count one step's FLOPs against the limit's")
     ap.add_argument("--gradient-checkpointing", action="store_true")
     ap.add_argument("--quick", action="store_true", help="tiny UNet")

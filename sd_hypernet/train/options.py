@@ -18,8 +18,9 @@ SAVE_FORMATS = (".safetensors", ".pt")
 
 
 AUTO = "auto"
-# learn_rate "auto" without Prodigy: AdamW at this peak, a linear warm-up, cosine decay to 0 (measured in
-# docs/DESIGN.md "Learning rate"); warm-up: AUTO_WARMUP_SHARE of the steps, at most AUTO_WARMUP_MAX
+# learn_rate "auto" with AdamW (the default): this rate after a linear warm-up of AUTO_WARMUP_SHARE of the steps
+# (at most AUTO_WARMUP_MAX), then constant. Adam moves a weight by about the rate per step whatever the gradient's
+# scale, so 1e-4 is 1 % of a fresh network's weight scale (N(0, 0.01)) per step; measured in docs/DESIGN.md.
 AUTO_ADAMW_LR = 1e-4
 AUTO_WARMUP_SHARE = 0.05
 AUTO_WARMUP_MAX = 100
@@ -45,24 +46,18 @@ class Plan:
 
 
 def resolve(opts: "TrainOptions") -> Plan:
-    """`learn_rate` "auto" (the default): Prodigy at its own multiplier 1 (it estimates the step size itself),
-    or, where prodigyopt is missing or another optimizer is chosen, AdamW-calibrated warm-up + cosine. A given
-    learn_rate is used as written (webui syntax) with the chosen optimizer, AdamW for "auto"."""
+    """`optimizer` "auto" is AdamW. `learn_rate` "auto" (the default): AdamW-calibrated warm-up then constant
+    (AUTO_ADAMW_LR), or Prodigy's own multiplier 1 when Prodigy is chosen (it estimates its step size). A given
+    learn_rate is used as written (webui schedule syntax) with the chosen optimizer."""
     steps, warmup = int(opts.steps), int(opts.warmup_steps)
-    lr_auto = str(opts.learn_rate).strip().lower() == AUTO
-    name = str(opts.optimizer)
-    if not lr_auto:
-        name = "AdamW" if name == AUTO else name
+    name = "AdamW" if str(opts.optimizer) == AUTO else str(opts.optimizer)
+    if str(opts.learn_rate).strip().lower() != AUTO:
         return Plan(name, str(opts.learn_rate), opts.lr_schedule, warmup, f"{name}, learning rate {opts.learn_rate}")
-    if name in (AUTO, "Prodigy") and prodigy_class() is not None:
-        return Plan("Prodigy", "1.0", "webui", warmup, "Prodigy (learning-rate-free): it sets its own step size")
     if name == "Prodigy":
-        raise HypernetError("optimizer 'Prodigy' needs the prodigyopt package (pip install prodigyopt)")
-    name = "AdamW" if name == AUTO else name
+        return Plan(name, "1.0", opts.lr_schedule, warmup, "Prodigy (learning-rate-free): it sets its own step size")
     warmup = warmup or max(1, min(AUTO_WARMUP_MAX, int(steps * AUTO_WARMUP_SHARE)))
-    why = "" if opts.optimizer != AUTO else " (prodigyopt is not installed)"
-    return Plan(name, repr(AUTO_ADAMW_LR), "cosine", warmup,
-                f"{name}, learning rate {AUTO_ADAMW_LR:g} after {warmup} warm-up steps, cosine decay{why}")
+    return Plan(name, repr(AUTO_ADAMW_LR), opts.lr_schedule, warmup,
+                f"{name}, learning rate auto: {AUTO_ADAMW_LR:g} after {warmup} warm-up steps")
 
 
 def optimizer_class(name: str):
@@ -91,7 +86,7 @@ class TrainOptions:
     gradient_accumulation: int = 1
     clip_grad_mode: str | None = None        # None | "value" | "norm"
     clip_grad_value: str = "0.1"             # a schedule too, as in the webui
-    optimizer: str = AUTO                    # "auto": Prodigy when installed (with learn_rate auto), else AdamW
+    optimizer: str = AUTO                    # "auto" = AdamW; any torch.optim name, or "Prodigy" (prodigyopt)
     optimizer_args: dict = field(default_factory=dict)
     mixed_precision: str | None = None       # None | "fp16" | "bf16" (CUDA only)
     gradient_checkpointing: bool = False

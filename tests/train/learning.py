@@ -132,8 +132,9 @@ class Check:
             fields = dict(output_dir=out, steps=steps, save_every=0, preview_every=0, plot_every=0, csv_every=0,
                           seed=seed)
             fields.update(settings or {})
-            result = Trainer(net, self.host, self.dataset(out), TrainOptions(**fields)).run()
+            trainer = Trainer(net, self.host, self.dataset(out), TrainOptions(**fields))
+            result = trainer.run()
         end = self.distance(net)
         return {"distance_start": start, "distance_end": end, "closed": 1.0 - end / start,
                 "loss_first": result.losses[0], "loss_last": result.losses[-1], "status": result.progress.status,
-                "message": result.progress.message, "losses": result.losses}
+                "plan": trainer.plan.note, "warning": result.progress.warning, "losses": result.losses}

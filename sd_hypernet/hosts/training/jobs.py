@@ -23,6 +23,7 @@ from sd_hypernet.train.options import TrainOptions
 from sd_hypernet.train.trainer import Trainer
 
 from sd_hypernet.hosts import common
+from sd_hypernet.hosts.training import settings_wait
 from sd_hypernet.hosts.training.output import check_output_dir
 from sd_hypernet.hosts.training.webui import SdModelAdapter, base_model_info, webui_preview
 
@@ -143,6 +144,7 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     if make is None and shared.sd_model is None:
         raise HypernetError("no model is loaded; load a checkpoint first")
     progress_tasks = _progress_module() if id_task else None
+    settings_wait.settle_defaults(getattr(shared, "opts", None))  # Apply settings must not wait for nothing
 
     def work(job):
         state = shared.state

@@ -24,6 +24,7 @@ from sd_hypernet.train.templates import list_templates
 
 from sd_hypernet.hosts import common
 from sd_hypernet.hosts.training import jobs as train_jobs
+from sd_hypernet.hosts.training import settings_wait
 
 ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
 LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation", "step", "base model",
@@ -96,6 +97,8 @@ def job_status_html(info: dict | None) -> str:
         suggested = info.get("suggested_learn_rate")
         text += ("<br><b style='color:var(--error-text-color, red)'>Diverging</b>: " + html.escape(str(info["warning"]))
                  + (f" <b>Try learning rate {suggested:g}.</b>" if suggested else ""))
+    if info.get("status") == "running":
+        text += f"<br><i>{html.escape(settings_wait.WAITS)}</i>"
     for key in ("last_snapshot", "message", "error"):
         if info.get(key):
             text += f"<br>{key.replace('_', ' ')}: {html.escape(str(info[key]))}"
