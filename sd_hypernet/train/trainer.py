@@ -19,9 +19,9 @@ from ..errors import HypernetError
 from ..formats import load_file
 from ..hook import attach
 from . import losslog, snapshot
-from .divergence import DivergenceWatch
 from .adapter import cond_cat, cond_split, cond_to
 from .dataset import BatchOrder, TrainingSet
+from .divergence import DivergenceWatch
 from .objective import NoiseSchedule, compute_loss
 from .options import TrainOptions, optimizer_class, resolve
 from .schedules import make_schedule

@@ -4,7 +4,6 @@ import math
 import types
 
 import pytest
-import torch
 from PIL import Image
 from train_helpers import latent_set, ldm_host, make_net, options
 
