@@ -22,6 +22,7 @@ import time
 
 import torch
 
+DEFAULT_THREADS = torch.get_num_threads()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 for _path in (ROOT, os.path.join(ROOT, "tests", "train")):
     if _path not in sys.path:
@@ -54,11 +55,10 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, default=None, help="training steps per row (quick 150, else 200)")
     ap.add_argument("--latent", type=int, default=None, help="latent side (quick 8, else 32)")
     ap.add_argument("--rows", default=None, help="comma-separated rows (default: all; quick: default, folklore)")
-    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: 1 with --quick, else torch's default)")
     ap.add_argument("--json")
     args = ap.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or (1 if args.quick else DEFAULT_THREADS))
     steps = args.steps or (150 if args.quick else 200)
     latent = args.latent or (8 if args.quick else 32)
     rows = args.rows.split(",") if args.rows else (["default", "folklore"] if args.quick else list(ROWS))

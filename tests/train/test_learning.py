@@ -2,11 +2,14 @@
 (closes at least half of the starting distance to its outputs) and beats the webui guide's folklore (AdamW at a
 constant 5e-6); Prodigy, the learning-rate-free option, learns too."""
 import pytest
+import torch
 from learning import FOLKLORE, Check
 
 from sd_hypernet.train import options as train_options
 
 STEPS = 150
+# Small tensors: extra intra-op threads only add contention on a small (2-core) CI machine.
+torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")
@@ -37,6 +40,6 @@ def test_default_settings_learn_and_beat_the_folklore(check, folklore):
 
 @pytest.mark.skipif(train_options.prodigy_class() is None, reason="prodigyopt is not installed")
 def test_prodigy_learns_without_a_learning_rate(check, folklore):
-    run = check.run(STEPS, {"optimizer": "Prodigy"})
+    run = check.run(100, {"optimizer": "Prodigy"})  # measured 0.515 at 100 steps, 0.606 at 150
     assert run["plan"].startswith("Prodigy")
     assert run["closed"] > max(0.3, folklore["closed"]), (run["closed"], folklore["closed"])
