@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
+import traceback
 
 from sd_hypernet.hosts.common import Host, current, set_current  # noqa: F401
 
@@ -23,6 +25,8 @@ HOST_LABELS = {
     "webui": "AUTOMATIC1111 webui (forward pre-hooks on to_k/to_v)",
     "forge": "Forge v2 (attn1/attn2 patches per sampling pass)",
     "reforge": "reForge (forward pre-hooks on to_k/to_v; its own hypernetwork support replaced)",
+    "neo": "Forge Neo (attn1/attn2 patches per sampling pass; the hypernetwork support it removed supplied)",
+    "classic": "Forge Classic (forward pre-hooks on to_k/to_v; the hypernetwork support it removed supplied)",
 }
 
 
@@ -33,19 +37,41 @@ def _importable(name: str) -> bool:
         return False
 
 
+def forge_version() -> str | None:
+    """`version` in the host's modules_forge/forge_version.py ("neo", "classic", "2.0.1v1.10.1", ...), read as text
+    (no import: nothing of the host runs for it); None without one."""
+    try:
+        spec = importlib.util.find_spec("modules_forge.forge_version")
+        if spec is None or not spec.origin:
+            return None
+        with open(spec.origin, encoding="utf-8") as f:
+            found = re.search(r"""^version\s*=\s*["']([^"']*)["']""", f.read(), re.M)
+        return found.group(1) if found else None
+    except (ImportError, ValueError, OSError):
+        return None
+
+
 def detect() -> str:
-    """"forge" when Forge v2's backend is importable, "reforge" for reForge (a webui 1.x tree with Forge v1's
-    `modules_forge` and ComfyUI's `ldm_patched`), else "webui"."""
+    """Forge v2's backend importable: "neo" when its forge_version says so, else "forge". Forge v1's
+    `modules_forge` with ComfyUI's `ldm_patched`: "classic" when its forge_version says so, else "reforge".
+    Otherwise "webui"."""
+    version = (forge_version() or "").strip().lower()
     if _importable("backend.patcher"):
-        return "forge"
+        return "neo" if version == "neo" else "forge"
     if _importable("modules_forge") and _importable("ldm_patched"):
-        return "reforge"
+        return "classic" if version == "classic" else "reforge"
     return "webui"
 
 
 def install():
-    """Install the glue for the running host; returns the Script class to expose, if any."""
-    name = detect()
-    module = importlib.import_module(f"{__name__}.adapters.{name}")
-    print(f"[hypernetworks] host: {HOST_LABELS[name]}")
-    return module.install()
+    """Install the glue for the running host; returns the Script class to expose, if any. A failure here is
+    reported and leaves the host running without us: it never stops the host's start."""
+    try:
+        name = detect()
+        module = importlib.import_module(f"{__name__}.adapters.{name}")
+        print(f"[hypernetworks] host: {HOST_LABELS[name]}")
+        return module.install()
+    except Exception as e:
+        print(f"[hypernetworks] not started on this host: {type(e).__name__}: {e}")
+        traceback.print_exc()
+        return None

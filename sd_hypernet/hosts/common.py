@@ -28,6 +28,8 @@ class Host:
     """What the glue needs from a host. Subclasses override every method marked "host"."""
 
     name = "host"
+    # the host removed hypernetworks (Forge Neo, Forge Classic): we supply the folder, the list route, the page
+    supplies_removed = False
 
     # -- where things are ---------------------------------------------------------------------------
     def hypernetwork_dir(self) -> str:

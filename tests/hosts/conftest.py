@@ -35,3 +35,19 @@ def forge(tmp_path):
 @pytest.fixture
 def reforge(tmp_path):
     yield from _driven("reforge", tmp_path)
+
+
+@pytest.fixture
+def neo(tmp_path):
+    yield from _driven("neo", tmp_path)
+
+
+@pytest.fixture
+def classic(tmp_path):
+    yield from _driven("classic", tmp_path)
+
+
+@pytest.fixture(params=["neo", "classic"])
+def removed_host(request, tmp_path):
+    """A host that removed hypernetwork support entirely (Forge Neo, Forge Classic)."""
+    yield from _driven(request.param, tmp_path)

@@ -117,7 +117,8 @@ class WebuiDriver(Driver):
             scripts.ScriptFile(os.path.dirname(self.XYZ), "xyz_grid.py", self.XYZ),
             scripts.ScriptFile(REPO, "hypernetworks.py", os.path.join(REPO, "scripts", "hypernetworks.py")),
         ])
-        shared.reload_hypernetworks()
+        if hasattr(shared, "reload_hypernetworks"):  # Forge Neo / Classic removed it
+            shared.reload_hypernetworks()
         ui_extra_networks.initialize()
         ui_extra_networks.register_default_pages()
         extra_networks.initialize()
@@ -236,8 +237,19 @@ class ReforgeDriver(WebuiDriver):
     name = "reforge"
 
 
-DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver, "reforge": ReforgeDriver}
-HOSTS = ["webui", "forge", "reforge"]
+class NeoDriver(ForgeDriver):
+    """Forge Neo: Forge v2's generation path, every hypernetwork piece of the host removed."""
+    name = "neo"
+
+
+class ClassicDriver(ReforgeDriver):
+    """Forge Classic: reForge's generation path (old Forge), older callbacks, hypernetworks removed."""
+    name = "classic"
+
+
+DRIVERS = {"webui": WebuiDriver, "forge": ForgeDriver, "reforge": ReforgeDriver, "neo": NeoDriver,
+           "classic": ClassicDriver}
+HOSTS = ["webui", "forge", "reforge", "neo", "classic"]
 
 
 

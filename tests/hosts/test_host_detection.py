@@ -4,7 +4,7 @@ import pytest
 from host_helpers import use_host
 
 
-@pytest.mark.parametrize("host_name", ["webui", "forge", "reforge"])
+@pytest.mark.parametrize("host_name", ["webui", "forge", "reforge", "neo", "classic"])
 def test_each_host_is_recognised(host_name):
     with use_host(host_name):
         from sd_hypernet import hosts

@@ -25,7 +25,9 @@ def routes(app):
 
 
 def ours(callbacks):
-    return [c for c in callbacks if c.name and c.name.endswith("/hypernetworks_ui_tabs")]
+    # by the name we register under; Forge Classic's callbacks carry no name: there, by the function
+    return [c for c in callbacks if (c.name and c.name.endswith("/hypernetworks_ui_tabs"))
+            or (c.name is None and getattr(c.callback, "__qualname__", "") == "wire.<locals>.ui_tabs")]
 
 
 def dataset(folder):

@@ -192,13 +192,13 @@ class ForgeHost(WebuiHost):
         return forge_training_adapter(loaded_model, preview)
 
 
-def install():
+def install(host_class=None):
     """Make the Forge host current and return the AlwaysVisible script that patches every sampling pass."""
     from modules import scripts
 
     from sd_hypernet.hosts.wiring import wire
 
-    wire(ForgeHost())
+    wire((host_class or ForgeHost)())
 
     class HypernetworksForge(scripts.Script):
         def title(self):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import torch
-from modules import script_callbacks, shared
+from modules import shared
 
 import sd_hypernet
 
@@ -139,11 +139,8 @@ class WebuiHost(common.Host):
     def warn(self, message, toast=False):
         print(f"[hypernetworks] {message}")
         if toast:
-            try:
-                import gradio as gr
-                gr.Warning(message)
-            except Exception:  # no request context (API, tests): the console line is enough
-                pass
+            from sd_hypernet.hosts.ui.notify import toast_in_request
+            toast_in_request(message)
 
 
 def install(host_class=WebuiHost):
@@ -151,5 +148,5 @@ def install(host_class=WebuiHost):
     from sd_hypernet.hosts.wiring import wire
 
     host = host_class()
-    wire(host, extra_callbacks=[(script_callbacks.on_cfg_denoiser, host.on_cfg_denoiser)])
+    wire(host, extra_callbacks=[("on_cfg_denoiser", host.on_cfg_denoiser)])
     return None

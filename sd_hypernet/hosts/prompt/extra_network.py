@@ -109,11 +109,9 @@ class HypernetHandler(extra_networks.ExtraNetwork):
         report = self._report(p)
         reason = strip_label(label, reason)
         text = f"Hypernet {label}: {reason}"
-        if label not in report.errors:
-            if not not_found or self.host.opt(common.OPT_WARN_CONSOLE, True):
-                print(f"[hypernetworks] {text}")
-            if not_found and self.host.opt(common.OPT_WARN_TOAST, False):
-                self.host.warn(text, toast=True)
+        # the browser notification comes from the infotext's "Hypernet errors" (javascript/hypernet_notices.js)
+        if label not in report.errors and (not not_found or self.host.opt(common.OPT_WARN_CONSOLE, True)):
+            print(f"[hypernetworks] {text}")
         report.errors[label] = reason
         p.comment(text)
 
@@ -206,6 +204,8 @@ def replace_page(host: common.Host) -> None:
 
 def sync_host_list(host: common.Host) -> None:
     """Keep the host's own name → path list (its API route, the `sd_hypernetwork` choices) showing every file."""
+    if not hasattr(shared, "hypernetworks"):  # Forge Neo / Classic removed it: nothing there to keep up to date
+        return
     lib = host.library()
     if not lib.items():
         lib.scan()

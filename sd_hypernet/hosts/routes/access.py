@@ -53,7 +53,14 @@ class Routes:
         return True
 
     def write(self, path: str, endpoint, methods=("POST",)) -> bool:
+        return self.api_only(path, endpoint, methods)
+
+    def api_only(self, path: str, endpoint, methods=("GET",)) -> bool:
+        """A route that exists only where the host serves its API (create/train, or one the host removed)."""
         if self.api is None:
             return False
         self._add(path, endpoint, methods)
         return True
+
+    def has(self, path: str) -> bool:
+        return any(getattr(r, "path", None) == path for r in self.app.router.routes)

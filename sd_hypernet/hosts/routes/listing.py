@@ -9,6 +9,7 @@ from sd_hypernet.hosts.routes.access import Routes
 from sd_hypernet.hosts.prompt.extra_network import sync_host_list
 
 PREFIX = "/sdapi/v1/hypernet"
+HOST_LIST = "/sdapi/v1/hypernetworks"
 _JSON_TYPES = (str, int, float, bool, list, type(None))
 
 
@@ -56,6 +57,15 @@ def add_routes(host: common.Host, routes: Routes) -> None:
         except (HypernetError, OSError) as e:
             raise HTTPException(status_code=404, detail=str(e))
 
+    def host_list():
+        # the webui's own GET /sdapi/v1/hypernetworks answer, for hosts that removed it (Forge Neo, Classic)
+        lib = host.library()
+        if not lib.items():
+            lib.scan()
+        return [{"name": item.name, "path": item.path} for item in lib.items()]
+
+    if host.supplies_removed and not routes.has(HOST_LIST):
+        routes.api_only(HOST_LIST, host_list)  # like the host's own was: only with its API, under its auth
     routes.read(f"{PREFIX}/networks", list_networks)
     routes.read(f"{PREFIX}/network", network)
     routes.write(f"{PREFIX}/refresh", refresh)

@@ -38,7 +38,9 @@ def options(host: common.Host) -> dict:
         common.OPT_SHOW_ALL: OptionInfo(
             False, "Show hypernetworks made for other model families").info("cards are hidden otherwise"),
         common.OPT_WARN_CONSOLE: OptionInfo(True, "Report hypernetworks not found in the console"),
-        common.OPT_WARN_TOAST: OptionInfo(False, "Report hypernetworks not found in a browser notification"),
+        common.OPT_WARN_TOAST: OptionInfo(
+            False, "Report hypernetwork problems in a browser notification").info(
+            "not found, refused for another model, bad values: what the image's infotext lists as Hypernet errors"),
         common.OPT_SELF_ATTENTION: OptionInfo(
             True, "Apply hypernetworks to self-attention too").info("as the webui does; off = cross-attention only"),
         common.OPT_FORCE_FAMILY: OptionInfo(

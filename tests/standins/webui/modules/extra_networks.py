@@ -25,6 +25,9 @@ def register_extra_network_alias(extra_network, alias):
 
 
 def register_default_extra_networks():
+    from removed_hypernetworks import hypernetworks_removed
+    if hypernetworks_removed():  # Forge Neo / Classic register no `hypernet` handler
+        return
     from modules.extra_networks_hypernet import ExtraNetworkHypernet
     register_extra_network(ExtraNetworkHypernet())
 

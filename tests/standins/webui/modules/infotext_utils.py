@@ -57,8 +57,9 @@ def parse_generation_parameters(x: str, skip_fields=None):
         except Exception:
             print(f"Error parsing \"{k}: {v}\"")
 
+    from removed_hypernetworks import hypernetworks_removed
     hypernet = res.get("Hypernet", None)
-    if hypernet is not None:
+    if hypernet is not None and not hypernetworks_removed():  # Neo / Classic dropped this paste
         res["Prompt"] += f"""<hypernet:{hypernet}:{res.get("Hypernet strength", "1.0")}>"""
 
     if "Hires prompt" not in res:

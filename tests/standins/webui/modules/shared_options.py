@@ -3,6 +3,7 @@ import os
 
 from modules.options import OptionInfo, options_section
 from modules.paths import data_path
+from removed_hypernetworks import hypernetworks_removed
 
 options_templates = {}
 
@@ -25,3 +26,5 @@ options_templates.update(options_section(('extra_networks', "Extra Networks", "s
     "extra_networks_add_text_separator": OptionInfo(" ", "Extra networks separator"),
     "sd_hypernetwork": OptionInfo("None", "Add hypernetwork to prompt"),
 }))
+if hypernetworks_removed():  # Forge Neo / Classic: no "Add hypernetwork to prompt"
+    options_templates.pop("sd_hypernetwork")

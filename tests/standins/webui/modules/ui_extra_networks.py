@@ -296,7 +296,9 @@ def initialize():
 
 
 def register_default_pages():
-    register_page(ExtraNetworksPageHypernetworks())
+    from removed_hypernetworks import hypernetworks_removed
+    if not hypernetworks_removed():  # Forge Neo / Classic have no Hypernetworks page
+        register_page(ExtraNetworksPageHypernetworks())
 
 
 class ExtraNetworksUi:

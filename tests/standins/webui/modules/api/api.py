@@ -8,7 +8,10 @@ from fastapi.security import HTTPBasic, HTTPBasicCredentials
 from pydantic import BaseModel
 
 from modules import progress, scripts, shared, ui
-from modules.hypernetworks.hypernetwork import create_hypernetwork, train_hypernetwork
+from removed_hypernetworks import hypernetworks_removed
+
+if not hypernetworks_removed():  # Forge Neo / Classic: no hypernetwork routes at all
+    from modules.hypernetworks.hypernetwork import create_hypernetwork, train_hypernetwork
 from modules.processing import StableDiffusionProcessingTxt2Img, process_images
 
 
@@ -45,9 +48,10 @@ class Api:
                 user, password = pair.split(":")
                 self.credentials[user] = password
         self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"])
-        self.add_api_route("/sdapi/v1/hypernetworks", self.get_hypernetworks, methods=["GET"])
-        self.add_api_route("/sdapi/v1/create/hypernetwork", self.create_hypernetwork, methods=["POST"])
-        self.add_api_route("/sdapi/v1/train/hypernetwork", self.train_hypernetwork, methods=["POST"])
+        if not hypernetworks_removed():
+            self.add_api_route("/sdapi/v1/hypernetworks", self.get_hypernetworks, methods=["GET"])
+            self.add_api_route("/sdapi/v1/create/hypernetwork", self.create_hypernetwork, methods=["POST"])
+            self.add_api_route("/sdapi/v1/train/hypernetwork", self.train_hypernetwork, methods=["POST"])
         if scripts.scripts_txt2img is not None and not scripts.scripts_txt2img.scripts:
             ui.create_ui()
 

@@ -1,0 +1,1 @@
+"""Forge Classic's ldm_patched package (its ComfyUI-derived UNet code): present, as in reForge."""

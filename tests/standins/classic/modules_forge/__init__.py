@@ -1,0 +1,1 @@
+"""Forge Classic's modules_forge package (only what tells the host apart)."""

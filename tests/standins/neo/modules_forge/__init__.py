@@ -1,0 +1,1 @@
+"""Forge Neo's modules_forge package (only what tells the host apart)."""
