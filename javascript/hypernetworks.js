@@ -251,9 +251,33 @@
         }
     });
 
+    // Cards made for another model family are in the page but hidden (style.css) until the pane's "show":
+    // one switch for the session, for every tab, kept when the cards are re-rendered.
+    var SHOW_OTHER = "hypernet-show-other-families";
+    function syncHiddenNotes() {
+        var shown = document.body.classList.contains(SHOW_OTHER);
+        root().querySelectorAll(".hypernet-hidden-note").forEach(function(note) {
+            var word = note.querySelector(".hypernet-hidden-word");
+            var link = note.querySelector(".hypernet-hidden-toggle");
+            // only when it changes: a write is a mutation, and mutations schedule this again
+            if (word && word.textContent !== (shown ? "shown" : "hidden")) word.textContent = shown ? "shown" : "hidden";
+            if (link && link.textContent !== (shown ? "hide" : "show")) link.textContent = shown ? "hide" : "show";
+        });
+    }
+    function toggleOtherFamilies(event) {
+        if (event) {
+            event.preventDefault();
+            event.stopPropagation();
+        }
+        document.body.classList.toggle(SHOW_OTHER);
+        syncHiddenNotes();
+        return false;
+    }
+
     // Cards are re-rendered on refresh and by gradio: re-apply marks and focusability when they appear.
     var pending = false;
     function syncAll() {
+        syncHiddenNotes();
         ["txt2img", "img2img"].concat(Object.keys(tabs)).forEach(function(t, i, all) {
             if (all.indexOf(t) === i) sync(t);
         });
@@ -374,6 +398,7 @@
     }
 
     window.hypernetOpenTab = openTab;
+    window.hypernetToggleOtherFamilies = toggleOtherFamilies;
     window.hypernetCardClicked = cardClicked;
     window.hypernetTags = {find: findTags, remove: removeTags, rewrite: rewriteMultiplier, sync: sync,
         metadataTable: metadataTable};

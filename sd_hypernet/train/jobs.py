@@ -13,6 +13,15 @@ import uuid
 from ..errors import HypernetError
 
 
+class TrainingBusy(HypernetError):
+    """A job is already running (they would share the one loaded UNet); `job` is that job."""
+
+    def __init__(self, job: "Job"):
+        super().__init__(f"a training job is running: {job.name} (job {job.id}); interrupt it or wait for it "
+                         f"to finish")
+        self.job = job
+
+
 class Job:
     def __init__(self, name: str, work):
         self.id = uuid.uuid4().hex[:12]
@@ -85,12 +94,18 @@ class JobManager:
         with self._lock:
             return next((j for j in self.jobs.values() if j.running), None)
 
+    def check_idle(self) -> None:
+        """Raise TrainingBusy while a job runs: the tab and the API ask this before anything is queued."""
+        busy = self.active()
+        if busy is not None:
+            raise TrainingBusy(busy)
+
     def create(self, name: str, work) -> Job:
         """Register a job without starting it (the host may run it on its own queue)."""
         with self._lock:
             busy = next((j for j in self.jobs.values() if j.running), None)
-            if busy is not None:
-                raise HypernetError(f"training job {busy.id} ({busy.name}) is still running; interrupt it first")
+            if busy is not None:  # checked again under the lock: two requests may pass check_idle together
+                raise TrainingBusy(busy)
             job = Job(name, work)
             self.jobs[job.id] = job
             finished = [j for j in self.jobs.values() if not j.running and j is not job]

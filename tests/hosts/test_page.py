@@ -184,6 +184,10 @@ def test_zero_or_bad_preferred_weight_means_none(host, folder):
     assert preferred_weight({"preferred weight": "x"}) is None
     assert preferred_weight({"preferred weight": -0.5}) == -0.5
     assert preferred_weight({}) is None
+    # saved by the edit dialog: its checkbox decides, so 0 is a weight
+    assert preferred_weight({"preferred weight": 0, "use preferred weight": True}) == 0
+    assert preferred_weight({"preferred weight": 0.5, "use preferred weight": False}) is None
+    assert preferred_weight({"preferred weight": float("nan"), "use preferred weight": True}) is None
 
 
 def test_html_has_slider_cards_and_serves_metadata_and_single_card(host, folder):
@@ -197,8 +201,17 @@ def test_html_has_slider_cards_and_serves_metadata_and_single_card(host, folder)
     out = page.create_html("img2img")
     assert 'id="img2img_hypernetworks_multiplier"' in out
     assert re.search(r'id="img2img_hypernetworks_multiplier" min="-1" max="2" step="0.05" value="0.6"', out)
-    assert 'data-name="anime"' in out and 'data-name="xl"' not in out
-    assert "hypernetCardClicked" in out
+    assert 'data-name="anime"' in out and "hypernetCardClicked" in out
+    # the SDXL card is in the page but marked (CSS hides it), and the pane says so with a "show"
+    cards = re.findall(r'<div class="card"[^>]*>', out)
+    xl = [c for c in cards if 'data-name="xl"' in c]
+    assert len(xl) == 1 and 'data-sort-hypernetotherfamily="SDXL"' in xl[0]
+    assert not any("hypernetotherfamily" in c for c in cards if c not in xl)
+    note = re.search(r'<div class="hypernet-hidden-note" id="img2img_hypernetworks_hidden_note"[^>]*>(.*?)</div>', out)
+    assert note and re.sub("<[^>]+>", "", note.group(1)) == "1 hidden (made for SDXL) — show"
+    assert "hypernetToggleOtherFamilies" in note.group(1)
+    assert "hidden_note" not in make_page(folder, family="sd1", hypernet_show_all=True).create_html("img2img")
+    assert "hidden_note" not in make_page(folder, family=None).create_html("img2img")
 
     resp = ui_extra_networks.get_metadata(page="hypernetworks", item="anime")
     meta = json.loads(json.loads(resp.body)["metadata"])

@@ -49,9 +49,9 @@ def editor_for(page):
 
 def test_values_put_into_the_editor(page):
     values = editor_for(page).put_values_into_components("style")
-    assert len(values) == 8
-    name, desc, table, preview, notes, activation, weight, negative = values
-    assert (name, desc, notes, activation, weight, negative) == ("style", "d", "n", "act", -0.4, "neg")
+    assert len(values) == 9
+    name, desc, table, preview, notes, activation, use_weight, weight, negative = values
+    assert (name, desc, notes, activation, use_weight, weight, negative) == ("style", "d", "n", "act", True, -0.4, "neg")
     assert "<table" in table
 
 
@@ -72,20 +72,46 @@ def test_save_writes_all_fields_and_the_card_follows(page):
     from modules import ui_extra_networks
 
     editor = editor_for(page)
-    editor.save_hypernet_user_metadata("style", "new desc", "glow", 1.25, "blurry", "my notes")
+    editor.save_hypernet_user_metadata("style", "new desc", "glow", True, 1.25, "blurry", "my notes")
     path = os.path.splitext(page.items["style"]["filename"])[0] + ".json"
     with open(path, encoding="utf8") as f:
         saved = json.load(f)
     assert saved == {"description": "new desc", "notes": "my notes", "preferred weight": 1.25,
-                     "activation text": "glow", "negative text": "blurry"}
+                     "use preferred weight": True, "activation text": "glow", "negative text": "blurry"}
 
     card = json.loads(ui_extra_networks.get_single_card(page="hypernetworks", tabname="txt2img", name="style").body)["html"]
     assert "&quot;weight&quot;: 1.25" in card and "&quot;activation&quot;: &quot;glow&quot;" in card
     assert "new desc" in card
 
 
-def test_unset_weight_shows_zero(page):
+def test_unset_weight_is_off_in_the_dialog(page):
     editor = editor_for(page)
-    editor.save_hypernet_user_metadata("style", "", "", 0, "", "")
+    editor.save_hypernet_user_metadata("style", "", "", False, 0.5, "", "")
     page.create_html("txt2img")
-    assert editor.put_values_into_components("style")[6] == 0.0
+    assert editor.put_values_into_components("style")[6:8] == [False, 0.0]
+    assert card_weight(page) is None
+
+
+def card_weight(page):
+    from modules import ui_extra_networks
+    card = json.loads(ui_extra_networks.get_single_card(page="hypernetworks", tabname="txt2img", name="style").body)["html"]
+    data = card.split("hypernetCardClicked(event, this, ", 1)[1].split(")", 1)[0]
+    return json.loads(data.replace("&quot;", '"'))["weight"]
+
+
+@pytest.mark.parametrize("weight", [0.0, -0.75])
+def test_zero_and_negative_preferred_weights_can_be_set(page, weight):
+    editor = editor_for(page)
+    editor.save_hypernet_user_metadata("style", "", "", True, weight, "", "")
+    assert editor.put_values_into_components("style")[6:8] == [True, weight]
+    assert card_weight(page) == weight  # a card click inserts it
+
+
+def test_an_old_file_with_weight_zero_is_unset(page):
+    path = os.path.splitext(page.items["style"]["filename"])[0] + ".json"
+    with open(path, "w", encoding="utf8") as f:
+        json.dump({"description": "d", "preferred weight": 0}, f)  # Lora's and our old "none"
+    page.create_html("txt2img")
+    editor = editor_for(page)
+    assert editor.put_values_into_components("style")[6:8] == [False, 0.0]
+    assert card_weight(page) is None

@@ -29,7 +29,8 @@ textarea { width: 640px; height: 3em; background: #1f2937; color: #e5e7eb; borde
 
 
 def make_library(folder):
-    """Three tiny SD1 networks: plain, one with a preferred weight + texts, and two sharing a stem."""
+    """Tiny SD1 networks: plain, one with a preferred weight + texts, two sharing a stem, one whose preferred weight
+    is 0, one with an old "none" (0)."""
     os.makedirs(os.path.join(folder, "a"), exist_ok=True)
     os.makedirs(os.path.join(folder, "b"), exist_ok=True)
 
@@ -43,6 +44,16 @@ def make_library(folder):
     save("b/dup.pt", "dup")
     with open(os.path.join(folder, "beta.json"), "w", encoding="utf8") as f:
         json.dump({"preferred weight": 0.7, "activation text": "beta style", "negative text": "blurry"}, f)
+    # made for SDXL: hidden on the page's SD1 model, counted in the pane's note
+    sd_hypernet.save_file(sd_hypernet.create([2048], layer_structure=(1, 0.01, 1), name="xlnet"),
+                          os.path.join(folder, "xlnet.safetensors"))
+    # a preferred weight of 0 set in the edit dialog, and an old file whose 0 meant "none"
+    save("zero.pt", "zero")
+    save("legacy.pt", "legacy")
+    with open(os.path.join(folder, "zero.json"), "w", encoding="utf8") as f:
+        json.dump({"preferred weight": 0, "use preferred weight": True}, f)
+    with open(os.path.join(folder, "legacy.json"), "w", encoding="utf8") as f:
+        json.dump({"preferred weight": 0}, f)
     with open(os.path.join(folder, "alpha.txt"), "w", encoding="utf8") as f:
         f.write("soft watercolor")
 

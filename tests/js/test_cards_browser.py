@@ -136,6 +136,30 @@ def test_preferred_weight_wins_and_texts_follow(page):
     assert prompt(page, negative=True) == ""
 
 
+def test_a_preferred_weight_of_zero_is_inserted_and_an_old_zero_is_none(page):
+    set_slider(page, 1.2)
+    card(page, "zero").click()
+    assert prompt(page) == "a cat <hypernet:zero:0>"
+    card(page, "legacy").click()  # saved before "use preferred weight" existed: 0 meant none
+    assert prompt(page) == "a cat <hypernet:zero:0> <hypernet:legacy:1.2>"
+
+
+def test_cards_of_another_family_are_counted_and_shown_on_request(page):
+    note = page.locator("#txt2img_hypernetworks_hidden_note")
+    xl = card(page, "xlnet")
+    assert note.inner_text().strip() == "1 hidden (made for SDXL) — show"
+    assert card(page, "alpha").is_visible() and not xl.is_visible()
+    note.locator("a").click()
+    assert xl.is_visible() and card(page, "xlnet", tab="img2img").is_visible()  # one switch for the session
+    assert note.inner_text().strip() == "1 shown (made for SDXL) — hide"
+    assert page.locator("#img2img_hypernetworks_hidden_note").inner_text().strip().endswith("— hide")
+    xl.click()  # a shown card works as any other
+    assert prompt(page) == "a cat <hypernet:xlnet:1>"
+    assert page.url.endswith("page.html")  # the link did not navigate
+    note.locator("a").click()
+    assert not xl.is_visible() and note.inner_text().strip().endswith("— show")
+
+
 def test_keyboard_toggles_a_focused_card(page):
     c = card(page, "alpha")
     assert c.get_attribute("tabindex") == "0"

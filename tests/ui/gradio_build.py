@@ -55,7 +55,8 @@ def build_tabs(report, folder):
         assert f'id="{tabname}_hypernetworks_multiplier"' in ours, "slider missing"
         assert 'data-name="tiny"' in ours, "card missing"
         values = editor.put_values_into_components("tiny")
-        assert len(values) == 8
+        assert len(values) == 9
+        assert isinstance(editor.check_preferred_weight, gr.Checkbox)
     report["tabs"] = sorted(uis)
     report["components"] = len(config["components"])
 

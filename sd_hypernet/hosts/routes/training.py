@@ -15,10 +15,13 @@ PREFIX = "/sdapi/v1/hypernet"
 
 def add_routes(host: common.Host, routes: Routes, manager: train_jobs.JobManager | None = None) -> None:
     from fastapi import Body, HTTPException
+    from fastapi.responses import JSONResponse
 
     def guarded(fn, *args, status=400):
         try:
             return fn(*args)
+        except train_jobs.TrainingBusy:
+            raise
         except HypernetError as e:
             raise HTTPException(status_code=status, detail=str(e))
         except (ValueError, TypeError) as e:  # a field of the wrong type ("steps": "many")
@@ -32,7 +35,10 @@ def add_routes(host: common.Host, routes: Routes, manager: train_jobs.JobManager
         network = body.pop("network", None) or body.pop("hypernetwork_name", None)
         if not network:
             raise HTTPException(status_code=400, detail="'network' (the hypernetwork to train) is required")
-        job = guarded(lambda: start_training(host, network, body, manager=manager))
+        try:
+            job = guarded(lambda: start_training(host, network, body, manager=manager))
+        except train_jobs.TrainingBusy as e:  # guarded lets it through: a conflict, not a bad request
+            return JSONResponse(status_code=409, content={"detail": str(e), "job_id": e.job.id})
         return job.to_dict()
 
     def job_progress(job_id: str):

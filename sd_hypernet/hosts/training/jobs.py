@@ -124,6 +124,7 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     from modules import shared
 
     manager = manager or train_jobs.manager
+    manager.check_idle()  # first: a busy trainer is the answer whatever else the request holds
     options = dict(options)
     resume_from = options.pop("resume_from", None)
     publish = bool(options.pop("publish", True))
@@ -208,6 +209,19 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     else:
         job.run()
     return job
+
+
+def refuse_if_busy(manager: train_jobs.JobManager | None = None, id_task: str | None = None) -> str | None:
+    """None when no job runs; else the refusal, and the host's progress bar for `id_task` (started by the
+    click's JS) is told the task is over, so it closes instead of waiting for a job that never comes."""
+    try:
+        (manager or train_jobs.manager).check_idle()
+        return None
+    except train_jobs.TrainingBusy as e:
+        progress_tasks = _progress_module() if id_task else None
+        if progress_tasks is not None:
+            progress_tasks.finish_task(id_task)
+        return str(e)
 
 
 def interrupt(job_id: str, manager: train_jobs.JobManager | None = None) -> dict:

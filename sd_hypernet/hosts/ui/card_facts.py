@@ -10,6 +10,9 @@ MULTIPLIER_MIN, MULTIPLIER_MAX, MULTIPLIER_STEP = -1.0, 2.0, 0.05
 
 # User-metadata keys (the same spelling Lora's editor uses, so users find them familiar in the .json).
 UM_PREFERRED_WEIGHT = "preferred weight"
+# Written with every save from the edit dialog, so a preferred weight of 0 is not "none" (as it is in files
+# without this key: Lora's editor and ours before it stored 0 for "none").
+UM_USE_PREFERRED_WEIGHT = "use preferred weight"
 UM_ACTIVATION_TEXT = "activation text"
 UM_NEGATIVE_TEXT = "negative text"
 
@@ -25,13 +28,42 @@ def fmt_list(values) -> str:
 
 
 def preferred_weight(user_metadata: dict) -> float | None:
-    """The card's preferred weight, or None when unset (0, empty or unreadable mean unset, as for Lora)."""
-    raw = (user_metadata or {}).get(UM_PREFERRED_WEIGHT)
+    """The card's preferred weight, or None when unset: `use preferred weight` says which when the file has
+    it (then 0 and negative weights are weights); without it 0 means unset, as for Lora. Empty or unreadable:
+    unset."""
+    um = user_metadata or {}
     try:
-        value = float(raw)
+        value = float(um.get(UM_PREFERRED_WEIGHT))
     except (TypeError, ValueError):
         return None
+    if value != value or value in (float("inf"), float("-inf")):
+        return None
+    if UM_USE_PREFERRED_WEIGHT in um:
+        return value if um.get(UM_USE_PREFERRED_WEIGHT) is True else None
     return value if value != 0 else None
+
+
+def guard_family_text(sizes, family: str | None) -> str:
+    """The family the guard applies a network to, as the Library shows it: a cross-attention width decides
+    (768 → SD1); without one the recorded family; else every family with one of its self-attention widths."""
+    from sd_hypernet.guard import usable_families
+    from sd_hypernet.network import CONTEXT_DIM_FAMILY
+
+    sizes = [int(d) for d in sizes]
+    usable = usable_families(sizes, family)
+    labels = ", ".join(FAMILY_LABELS[f] for f in usable)
+    if any(d in CONTEXT_DIM_FAMILY for d in sizes):
+        return labels
+    if family:
+        return f"{labels} (recorded)"
+    if not usable:
+        return "none (no SD attention width)"
+    return f"any with {'/'.join(str(d) for d in sizes)}: {labels} (self-attention only)"
+
+
+def activation_name(value) -> str:
+    """A file's activation as words: legacy files record none (None), which is linear."""
+    return "linear" if value in (None, "", "None") else str(value)
 
 
 def fmt_size(size: int) -> str:

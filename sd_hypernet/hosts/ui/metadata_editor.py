@@ -10,7 +10,8 @@ import html
 from modules import ui_extra_networks_user_metadata
 
 from sd_hypernet.hosts.ui.card_facts import (MULTIPLIER_MAX, MULTIPLIER_MIN, UM_ACTIVATION_TEXT, UM_NEGATIVE_TEXT,
-                                          UM_PREFERRED_WEIGHT, activation_text, preferred_weight)
+                                             UM_PREFERRED_WEIGHT, UM_USE_PREFERRED_WEIGHT, activation_text,
+                                             preferred_weight)
 
 # Rows added to the file table: metadata key -> label.
 TABLE_ROWS = (
@@ -42,6 +43,7 @@ class HypernetUserMetadataEditor(ui_extra_networks_user_metadata.UserMetadataEdi
     def __init__(self, ui, tabname, page):
         super().__init__(ui, tabname, page)
         self.edit_activation_text = None
+        self.check_preferred_weight = None
         self.slider_preferred_weight = None
         self.edit_negative_text = None
 
@@ -71,14 +73,16 @@ class HypernetUserMetadataEditor(ui_extra_networks_user_metadata.UserMetadataEdi
         return [
             *values[0:5],
             activation_text(user_metadata, suggested),
+            weight is not None,
             weight if weight is not None else 0.0,
             str(user_metadata.get(UM_NEGATIVE_TEXT) or ""),
         ]
 
-    def save_hypernet_user_metadata(self, name, desc, activation_text, weight, negative_text, notes):
+    def save_hypernet_user_metadata(self, name, desc, activation_text, use_weight, weight, negative_text, notes):
         user_metadata = self.get_user_metadata(name)
         user_metadata["description"] = desc
         user_metadata[UM_ACTIVATION_TEXT] = activation_text
+        user_metadata[UM_USE_PREFERRED_WEIGHT] = bool(use_weight)
         user_metadata[UM_PREFERRED_WEIGHT] = float(weight or 0.0)
         user_metadata[UM_NEGATIVE_TEXT] = negative_text
         user_metadata["notes"] = notes
@@ -89,18 +93,22 @@ class HypernetUserMetadataEditor(ui_extra_networks_user_metadata.UserMetadataEdi
 
         self.create_default_editor_elems()
         self.edit_activation_text = gr.Textbox(label="Activation text", info="Added to the prompt after the tag")
+        self.check_preferred_weight = gr.Checkbox(
+            label="Use a preferred weight", value=False,
+            info="Clicking the card inserts the weight below instead of the Multiplier slider's (0 and negative "
+                 "weights too)")
         self.slider_preferred_weight = gr.Slider(
-            label="Preferred weight", info="Used instead of the Multiplier slider when you click the card; 0 = none",
-            minimum=MULTIPLIER_MIN, maximum=MULTIPLIER_MAX, step=0.05, value=0.0)
+            label="Preferred weight", minimum=MULTIPLIER_MIN, maximum=MULTIPLIER_MAX, step=0.05, value=0.0)
         self.edit_negative_text = gr.Textbox(label="Negative prompt", info="Added to the negative prompt")
         self.edit_notes = gr.TextArea(label="Notes", lines=4)
         self.create_default_buttons()
 
         shown = [self.edit_name, self.edit_description, self.html_filedata, self.html_preview, self.edit_notes,
-                 self.edit_activation_text, self.slider_preferred_weight, self.edit_negative_text]
+                 self.edit_activation_text, self.check_preferred_weight, self.slider_preferred_weight,
+                 self.edit_negative_text]
         self.button_edit.click(fn=self.put_values_into_components, inputs=[self.edit_name_input], outputs=shown)\
             .then(fn=lambda: gr.update(visible=True), inputs=[], outputs=[self.box])
 
-        edited = [self.edit_description, self.edit_activation_text, self.slider_preferred_weight,
-                  self.edit_negative_text, self.edit_notes]
+        edited = [self.edit_description, self.edit_activation_text, self.check_preferred_weight,
+                  self.slider_preferred_weight, self.edit_negative_text, self.edit_notes]
         self.setup_save_handler(self.button_save, self.save_hypernet_user_metadata, edited)

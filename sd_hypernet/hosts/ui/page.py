@@ -38,6 +38,7 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
         self._library = library
         self._opt = opt
         self._model_family = model_family
+        self._with_hidden = False  # create_html: cards for other families come too, marked (CSS hides them)
 
     # ---- wiring ---------------------------------------------------------------------------------------------
     @property
@@ -90,7 +91,8 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
         civitai = sidecars.read_civitai_info(path)
         if family is None and civitai is not None:
             family = civitai.family  # the file records none: civitai's base model
-        if enable_filter and self._hidden_by_family(family):
+        hidden = enable_filter and self._hidden_by_family(family)
+        if hidden and not self._with_hidden:
             return None
 
         path_wo_ext = os.path.splitext(path)[0]
@@ -117,6 +119,11 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
             "civitai_description": civitai.description if civitai else "",
             "suggested_activation_text": civitai.activation_text if civitai else "",
         }
+        if hidden:
+            # rendered as the card attribute data-sort-hypernetotherfamily: style.css hides such cards until
+            # the pane's "show" (javascript/hypernetworks.js) asks for them
+            item["sort_keys"]["hypernetotherfamily"] = FAMILY_LABELS.get(family, family)
+            item["other_family"] = family
         self.read_user_metadata(item)
         self._add_click_handlers(item)
         return item
@@ -127,9 +134,33 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
             item["description"] = item["civitai_description"]  # an empty saved description keeps civitai's
 
     def create_html(self, tabname, *, empty=False):
-        html_text = self.multiplier_html(tabname) + super().create_html(tabname, empty=empty)
+        self._with_hidden = True
+        try:
+            cards = super().create_html(tabname, empty=empty)
+        finally:
+            self._with_hidden = False
+        html_text = self.multiplier_html(tabname) + cards
         self.metadata = PopupMetadata(self, self.metadata)
         return html_text
+
+    def hidden_note(self, tabname: str) -> str:
+        """"N hidden (made for SDXL) — show", counted from the page's items; empty when none is hidden."""
+        counts: dict[str, int] = {}
+        for item in self.items.values():
+            if item.get("other_family"):
+                label = FAMILY_LABELS.get(item["other_family"], item["other_family"])
+                counts[label] = counts.get(label, 0) + 1
+        if not counts:
+            return ""
+        total = sum(counts.values())
+        made_for = ", ".join(sorted(counts))
+        title = ("Made for another model family than the loaded one; the setting Show hypernetworks made for "
+                 "other model families shows them always")
+        return (f'<div class="hypernet-hidden-note" id="{tabname}_{self.extra_networks_tabname}_hidden_note" '
+                f'title="{html.escape(title)}"><span class="hypernet-hidden-count">{total}</span> '
+                f'<span class="hypernet-hidden-word">hidden</span> (made for {html.escape(made_for)}) — '
+                f'<a href="#" class="hypernet-hidden-toggle" '
+                f'onclick="return hypernetToggleOtherFamilies(event)">show</a></div>')
 
     def popup(self, name) -> dict:
         """The metadata popup of one card (see `popup_metadata`)."""
@@ -205,5 +236,5 @@ class HypernetworksPage(ui_extra_networks.ExtraNetworksPage):
             f'<input type="range" class="hypernet-multiplier" id="{base}" {attrs} '
             f'title="Strength of the next card you click; moving it changes the selected card\'s tag">'
             f'<input type="number" class="hypernet-multiplier-number" id="{base}_number" {attrs} aria-label="Multiplier">'
-            f'</div>'
+            f'</div>{self.hidden_note(tabname)}'
         )

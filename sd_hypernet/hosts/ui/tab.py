@@ -25,29 +25,41 @@ from sd_hypernet.train.templates import list_templates
 from sd_hypernet.hosts import common
 from sd_hypernet.hosts.training import jobs as train_jobs
 from sd_hypernet.hosts.training import settings_wait
+from sd_hypernet.hosts.ui.card_facts import activation_name, guard_family_text
 
 ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
 LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation", "step", "base model",
                    "hash", "size (KiB)", "error"]
-OPTIMIZERS = ("auto", "Prodigy", "AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta")
+HASH_NOTE = ("Hashes are computed on demand, never by a listing: an empty hash cell means not computed yet. A card's "
+             "ⓘ popup, its edit dialog, a generation that uses the file, or *Compute hashes* below fill it in.")
+OPTIMIZERS = ("auto", "Prodigy", "AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam",
+              "Adadelta")
 
 
 # -- plain functions (testable without gradio) -------------------------------------------------------------
-def library_rows(host: common.Host) -> list[list]:
+def library_rows(host: common.Host, compute_hashes: bool = False) -> list[list]:
+    """One row per file (LIBRARY_COLUMNS); `compute_hashes` hashes the files not hashed yet (slow on a large
+    library: only when asked)."""
     lib = host.library()
     lib.scan()
     rows = []
     for item in lib.items():
+        if compute_hashes:
+            try:
+                item.short_hash(compute=True)
+            except OSError:
+                pass
         ext = os.path.splitext(item.path)[1].lower()
         row = [item.relpath, ext, "", "", "", "", "", "", item.short_hash(compute=False) or "",
                round(item.size / 1024, 1), ""]
         try:
             info = cached_describe(item.path)
             meta = info["metadata"]
-            row[2:9] = [info["family"] or "", ", ".join(map(str, info["sizes"])),
+            row[2:9] = [guard_family_text(info["sizes"], info["family"]), ", ".join(map(str, info["sizes"])),
                         ", ".join(f"{x:g}" for x in meta.get("layer_structure") or []),
-                        str(meta.get("activation_func")), str(meta.get("step", 0)),
-                        str(meta.get("sd_checkpoint_name") or ""), info["short_hash"] or ""]
+                        activation_name(meta.get("activation_func")), str(meta.get("step") or 0),
+                        str(meta.get("sd_checkpoint_name") or ""),
+                        info["short_hash"] or item.short_hash(compute=False) or ""]
         except HypernetError as e:
             row[-1] = str(e)
         rows.append(row)
@@ -102,7 +114,9 @@ def job_status_html(info: dict | None) -> str:
     for key in ("last_snapshot", "message", "error"):
         if info.get(key):
             text += f"<br>{key.replace('_', ' ')}: {html.escape(str(info[key]))}"
-    return f"<p>{text}</p>"
+    # the Train button's JS reads this mark: no progress bar for a click that will be refused
+    running = ' data-hypernet-job-running="1"' if info.get("status") in ("queued", "running") else ""
+    return f"<p{running}>{text}</p>"
 
 
 PHASES = {"preparing": "preparing the dataset", "snapshot": "saving a snapshot", "preview": "rendering a preview",
@@ -155,6 +169,10 @@ def run_training(host: common.Host, session: dict, id_task, network, values: dic
     if not network:
         yield "<p>Choose a hypernetwork to train.</p>", None, None
         return
+    busy = train_jobs.refuse_if_busy(manager, task_id(id_task))
+    if busy:
+        yield refusal_html(busy), None, None
+        return
     try:
         job = train_jobs.start_training(host, os.path.splitext(network)[0], train_options(values),
                                        manager=manager, id_task=task_id(id_task))
@@ -163,6 +181,10 @@ def run_training(host: common.Host, session: dict, id_task, network, values: dic
         return
     session["job"] = job
     yield from stream_job(job, poll=poll)
+
+
+def refusal_html(message: str) -> str:
+    return f"<p style='color:var(--error-text-color, red)'>{html.escape(message)}</p>"
 
 
 def interrupt_training(session: dict, manager: core_jobs.JobManager | None = None) -> str:
@@ -183,9 +205,12 @@ def interrupt_training(session: dict, manager: core_jobs.JobManager | None = Non
 
 # Starts the host's progress bar (webui/Forge javascript/progressbar.js) on a fresh task id; without those
 # functions (another host) the id stays empty and the job simply runs without the bar.
+# gradio hands the function the outputs' values after the inputs: only the inputs go back (more would be too
+# many arguments for the endpoint). While our job runs the click is refused by the server: no bar for it.
 START_JS = """function() {
-    var args = Array.from(arguments);
-    if (typeof randomId === "function" && typeof requestProgress === "function") {
+    var args = Array.from(arguments).slice(0, %(inputs)d);
+    var running = gradioApp().querySelector("#hypernet_train_status [data-hypernet-job-running]");
+    if (!running && typeof randomId === "function" && typeof requestProgress === "function") {
         var id = randomId();
         // the host inserts its bar before the element it is given: the anchor keeps it inside our box
         var box = gradioApp().getElementById("hypernet_train_progress_anchor") ||
@@ -197,6 +222,10 @@ START_JS = """function() {
 }"""
 
 
+def start_js(inputs: int) -> str:
+    return START_JS % {"inputs": inputs}
+
+
 def js_kwarg(listener) -> str:
     """gradio 3 names the client-side function `_js`, gradio 4 `js`."""
     import inspect
@@ -205,6 +234,23 @@ def js_kwarg(listener) -> str:
     except (TypeError, ValueError):
         return "_js"
     return "js" if "js" in params else "_js"
+
+
+def every_click_kwargs(listener) -> dict:
+    """gradio 4 keeps a second click of a running event from the server (trigger_mode "once" drops it; a
+    per-event queue limit of 1, as on Forge, holds it until the first ends), so it could not be refused:
+    send every click, at once. gradio 3 has neither argument (the webui's queue runs 64 at a time)."""
+    import inspect
+    try:
+        params = inspect.signature(listener).parameters
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    if "trigger_mode" in params:
+        out["trigger_mode"] = "multiple"
+    if "concurrency_limit" in params:
+        out["concurrency_limit"] = None
+    return out
 
 
 def stream_job(job, poll: float = 1.0, timeout: float | None = None):
@@ -300,13 +346,17 @@ def build(host: common.Host):
                 t_task = gr.Textbox(visible=False, elem_id="hypernet_train_task_id")
                 gr.HTML('<div id="hypernet_train_progress_anchor"></div>',  # the host's bar goes before it
                         elem_id="hypernet_train_progress")
-                t_status = gr.HTML(job_status_html(None))
+                t_notice = gr.HTML("", elem_id="hypernet_train_notice")  # a refused click, beside the job's status
+                t_status = gr.HTML(job_status_html(None), elem_id="hypernet_train_status")
                 with gr.Row():
                     t_plot = gr.Image(label="Loss", type="filepath", interactive=False)
                     t_preview = gr.Image(label="Last preview", type="filepath", interactive=False)
 
             with gr.Tab("Library", elem_id="hypernet_library_tab") as l_tab:
-                l_refresh = gr.Button("Refresh")
+                with gr.Row():
+                    l_refresh = gr.Button("Refresh")
+                    l_hashes = gr.Button("Compute hashes", elem_id="hypernet_library_hashes")
+                gr.Markdown(HASH_NOTE, elem_id="hypernet_library_hash_note")
                 l_table = gr.Dataframe(headers=LIBRARY_COLUMNS, interactive=False, wrap=True)
                 with gr.Row():
                     l_file = gr.Dropdown(label="File", choices=[])
@@ -350,13 +400,21 @@ def build(host: common.Host):
         keys = list(train_fields)
 
         def do_train(id_task, network, *values):
-            yield from run_training(host, session, id_task, network, dict(zip(keys, values)))
+            busy = train_jobs.refuse_if_busy(None, task_id(id_task))
+            if busy:  # the running job's stream keeps its status, plot and preview
+                yield gr.update(), gr.update(), gr.update(), refusal_html(busy)
+                return
+            notice = ""  # the first frame clears an old refusal; later ones leave a new one (another click's)
+            for frame in run_training(host, session, id_task, network, dict(zip(keys, values))):
+                yield (*frame, notice)
+                notice = gr.update()
 
         def do_interrupt():
             return interrupt_training(session)
 
-        t_go.click(do_train, inputs=[t_task, t_net, *train_fields.values()], outputs=[t_status, t_plot, t_preview],
-                   **{js_kwarg(t_go.click): START_JS})
+        train_inputs = [t_task, t_net, *train_fields.values()]
+        t_go.click(do_train, inputs=train_inputs, outputs=[t_status, t_plot, t_preview, t_notice],
+                   **{js_kwarg(t_go.click): start_js(len(train_inputs))}, **every_click_kwargs(t_go.click))
         t_stop.click(do_interrupt, outputs=[t_status])
         for field in (t_data, t_w, t_h, t_size, t_batch):  # the size and its cost, known before Train is pressed
             field.change(lambda *v: size_hint(host, *v), inputs=[t_data, t_w, t_h, t_size, t_batch],
@@ -374,7 +432,12 @@ def build(host: common.Host):
             except HypernetError as e:
                 return f"<p>{html.escape(str(e))}</p>", gr.update(), gr.update()
 
+        def do_hashes():
+            rows = library_rows(host, compute_hashes=True)
+            return rows, gr.update(choices=[r[0] for r in rows])
+
         l_refresh.click(do_library, outputs=[l_table, l_file])
+        l_hashes.click(do_hashes, outputs=[l_table, l_file])
         l_tab.select(do_library, outputs=[l_table, l_file])
         l_convert.click(do_convert, inputs=[l_file, l_target], outputs=[l_out, l_table, l_file])
     return tab
