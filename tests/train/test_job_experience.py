@@ -69,14 +69,14 @@ def test_progress_names_its_phase_and_the_host_bar_never_goes_back(tmp_path):
     at2 = [p for s, p, _ in reports if s == 2]
     assert at2[:3] == ["step", "snapshot", "preview"]
     assert reports[-1] == (5, "finished", "done")
-    assert "preview" in state.textinfo or "finished" in state.textinfo
+    assert state.textinfo.startswith("Training hypernetwork: step 5/5, finished")
 
 
 def test_the_textinfo_and_the_tab_name_the_phase():
     state = WebuiState()
     progress = types.SimpleNamespace(step=4, max_steps=5, loss=0.1, phase="preview")
     host_jobs._mirror_into_state(state, progress)
-    assert state.textinfo.startswith("Training hypernetwork: rendering the preview of step 4 (step 4/5)")
+    assert state.textinfo.startswith("Training hypernetwork: step 4/5, rendering its preview")
     html = tab.job_status_html({"status": "running", "phase": "preview", "step": 4, "max_steps": 5})
     assert "rendering a preview" in html
 

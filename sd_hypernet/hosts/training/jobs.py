@@ -46,9 +46,8 @@ def _progress_module():
         return None
 
 
-PHASE_TEXT = {"preparing": "preparing", "step": "step {step}/{max}", "snapshot": "saving the snapshot of step {step}",
-              "preview": "rendering the preview of step {step}", "plot": "drawing the loss plot",
-              "finished": "finished at step {step}"}
+PHASE_TEXT = {"preparing": "preparing", "snapshot": "saving its snapshot", "preview": "rendering its preview",
+              "plot": "drawing the loss plot", "finished": "finished"}
 
 
 def _mirror_into_state(state, progress) -> None:
@@ -64,10 +63,8 @@ def _mirror_into_state(state, progress) -> None:
         state.sampling_steps = 0
     loss = "" if progress.loss is None else f", loss {progress.loss:.5f}"
     phase = getattr(progress, "phase", "step")
-    text = PHASE_TEXT.get(phase, phase).format(step=progress.step, max=progress.max_steps)
-    if phase != "step":
-        text += f" (step {progress.step}/{progress.max_steps})"
-    state.textinfo = f"Training hypernetwork: {text}{loss}"
+    doing = "" if phase == "step" else f", {PHASE_TEXT.get(phase, phase)}"
+    state.textinfo = f"Training hypernetwork: step {progress.step}/{progress.max_steps}{doing}{loss}"
 
 
 def _bar(state) -> float:
