@@ -66,12 +66,15 @@ class ChainApplier:
         # One entry per attention kind: a self-attention call between two cross-attention calls of one
         # UNet call must not evict the cross-attention context, which all 16 (SD1) layers share.
         self._slots: dict[str | None, _Slot] = {}
+        # Training: per hooked site, the v half of the pair its to_k hook computed, until its to_v hook takes it
+        self._held: dict[int, tuple] = {}
         self._sites: list[tuple[int, str, str | None]] = []  # (width, kind, block) of the hooked sites
         self.table: list[tuple | None] = []                  # per hooked site: its multipliers now, None = off
 
     def new_call(self) -> None:
         """A new model call starts: cached results for inference tensors are no longer trusted."""
         self.call_stamp = ("call", self.call_stamp[1] + 1)
+        self._held = {}
 
     def set_sites(self, sites) -> None:
         """The (width, kind, block) of each hooked site, in hook order; `table` follows every step change."""
@@ -101,6 +104,7 @@ class ChainApplier:
 
     def clear_cache(self) -> None:
         self._slots = {}
+        self._held = {}
 
     def _forget(self, kind, ref) -> None:
         slot = self._slots.get(kind)
@@ -125,7 +129,8 @@ class ChainApplier:
     def lookup(self, context: torch.Tensor, kind: str | None, mults: tuple):
         """(k, v) for `context` at these multipliers, from the cache when the same tensor was seen unchanged."""
         if self.training:
-            # Training: every layer gets its own dropout draw and its own graph, as in the webui.
+            # Training: every layer gets its own dropout draw and its own graph, as in the webui (the hooks share
+            # one computation between a site's to_k and to_v: site_pair)
             return self._compute(context, mults)
         stamp = self.call_stamp if context.is_inference() else context._version
         slot = self._slots.get(kind)
@@ -141,6 +146,26 @@ class ChainApplier:
         result = self._compute(context, mults)
         slot.results[mults] = result
         return result
+
+    def site_pair(self, site: int, which: int, context: torch.Tensor, mults: tuple):
+        """Training: (k, v) for one attention call of hooked site `site`, each MLP run once per call.
+
+        The to_k hook (`which` 0) computes the pair, with fresh dropout draws and its own graph, and leaves v for
+        the site's to_v hook, which takes it when it gets the same context tensor unchanged (identity and stamp,
+        as the cache). A to_v hook that finds nothing it can take computes its own pair and keeps v (hosts that
+        feed to_v another tensor, or call it first). The taken pair is dropped at once, so every call draws anew.
+        """
+        stamp = self.call_stamp if context.is_inference() else context._version
+        if which == 1:
+            held = self._held.pop(site, None)
+            if held is not None and held[0]() is context and held[1] == stamp and held[2] == mults:
+                self.hits += 1
+                return held[3]
+        self.misses += 1
+        pair = self._compute(context, mults)
+        if which == 0:
+            self._held[site] = (weakref.ref(context), stamp, mults, pair)
+        return pair
 
     def _compute(self, context, mults):
         device_type = _autocast_device(context)
@@ -303,10 +328,19 @@ class Patcher:
             if mults is None or not args:
                 return None
             context = args[0]
+            if applier.training:
+                try:
+                    out = applier.site_pair(index, which, context, mults)[which]
+                except Exception as e:
+                    self._failed(applier, e)
+                    return None
+                if self.received is not None:
+                    self.received.append((site.name, "kv"[which], out))
+                return None if out is context else (out,) + tuple(args[1:])
             # lookup()'s hit test, inlined: a hit costs this one call of ours
             slot = applier._slots.get(kind)
             found = None
-            if slot is not None and slot.ref() is context and not applier.training and slot.stamp == (
+            if slot is not None and slot.ref() is context and slot.stamp == (
                     applier.call_stamp if context.is_inference() else context._version):
                 found = slot.results.get(mults)
             if found is None:

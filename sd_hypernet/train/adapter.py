@@ -9,7 +9,9 @@ A host adapter supplies:
   trainer only batches and slices it; `apply_unet` interprets it. `sizes` are the (height, width) in pixels
   of each image, for SDXL's size conditioning;
 - `apply_unet(x_t, t, cond)` -> the UNet's prediction;
-- optionally `preview(prompt, step, network) -> PIL.Image` and `device`.
+- optionally `preview(prompt, step, network) -> PIL.Image` and `device`;
+- optionally `target_for(x_t, t, cond)` -> the prediction to regress on instead of the noise (or v): a teacher's
+  predictions, for distillation (the learning check in tests/train/learning.py uses it).
 Everything here runs under no_grad except `apply_unet`.
 """
 from __future__ import annotations

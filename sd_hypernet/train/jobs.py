@@ -78,9 +78,10 @@ class Job:
             progress = dict(self.progress)
         return {"id": self.id, "name": self.name, "status": self.status, "error": self.error,
                 "created": self.created, "finished": self.finished_at, **{
-                    k: progress.get(k) for k in ("step", "max_steps", "loss", "learn_rate", "epoch", "eta_seconds",
-                                                 "steps_per_second", "last_snapshot", "last_preview", "loss_plot",
-                                                 "final", "message")}}
+                    k: progress.get(k) for k in ("phase", "step", "max_steps", "loss", "learn_rate", "epoch",
+                                                 "eta_seconds", "steps_per_second", "last_snapshot", "last_preview",
+                                                 "loss_plot", "final", "message", "warning",
+                                                 "suggested_learn_rate")}}
 
 
 class JobManager:

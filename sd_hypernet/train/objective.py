@@ -51,8 +51,15 @@ def denoising_loss(model_out: torch.Tensor, target: torch.Tensor, weight: torch.
     return err.flatten(1).mean(1).mean()
 
 
-def compute_loss(apply_unet, schedule: NoiseSchedule, prediction: str, x0, t, noise, cond, weight=None):
-    """One evaluation of the objective for given (latent, timestep, noise, conditioning)."""
+def compute_loss(apply_unet, schedule: NoiseSchedule, prediction: str, x0, t, noise, cond, weight=None,
+                 target_for=None):
+    """One evaluation of the objective for given (latent, timestep, noise, conditioning). `target_for(x_t, t,
+    cond)`, when given, replaces the noise (or v) target: distillation from a teacher's predictions."""
     x_t = schedule.q_sample(x0, t, noise)
     out = apply_unet(x_t, t, cond)
-    return denoising_loss(out, schedule.target(prediction, x0, t, noise), weight)
+    if target_for is not None:
+        with torch.no_grad():
+            target = target_for(x_t, t, cond)
+    else:
+        target = schedule.target(prediction, x0, t, noise)
+    return denoising_loss(out, target, weight)

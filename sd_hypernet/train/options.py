@@ -17,7 +17,55 @@ PRECISIONS = (None, "fp16", "bf16")
 SAVE_FORMATS = (".safetensors", ".pt")
 
 
+AUTO = "auto"
+# learn_rate "auto" with AdamW (the default): this rate after a linear warm-up of AUTO_WARMUP_SHARE of the steps
+# (at most AUTO_WARMUP_MAX), then constant. Adam moves a weight by about the rate per step whatever the gradient's
+# scale, so 1e-4 is 1 % of a fresh network's weight scale (N(0, 0.01)) per step; measured in docs/DESIGN.md.
+AUTO_ADAMW_LR = 1e-4
+AUTO_WARMUP_SHARE = 0.05
+AUTO_WARMUP_MAX = 100
+
+
+def prodigy_class():
+    """prodigyopt's Prodigy (a learning-rate-free Adam), or None where the package is not installed."""
+    try:
+        from prodigyopt import Prodigy
+    except ImportError:
+        return None
+    return Prodigy
+
+
+@dataclass
+class Plan:
+    """What a run's options resolve to: the optimizer, its schedule, and in words why."""
+    optimizer: str
+    learn_rate: str
+    lr_schedule: str
+    warmup_steps: int
+    note: str
+
+
+def resolve(opts: "TrainOptions") -> Plan:
+    """`optimizer` "auto" is AdamW. `learn_rate` "auto" (the default): AdamW-calibrated warm-up then constant
+    (AUTO_ADAMW_LR), or Prodigy's own multiplier 1 when Prodigy is chosen (it estimates its step size). A given
+    learn_rate is used as written (webui schedule syntax) with the chosen optimizer."""
+    steps, warmup = int(opts.steps), int(opts.warmup_steps)
+    name = "AdamW" if str(opts.optimizer) == AUTO else str(opts.optimizer)
+    if str(opts.learn_rate).strip().lower() != AUTO:
+        return Plan(name, str(opts.learn_rate), opts.lr_schedule, warmup, f"{name}, learning rate {opts.learn_rate}")
+    if name == "Prodigy":
+        return Plan(name, "1.0", opts.lr_schedule, warmup, "Prodigy (learning-rate-free): it sets its own step size")
+    warmup = warmup or max(1, min(AUTO_WARMUP_MAX, int(steps * AUTO_WARMUP_SHARE)))
+    return Plan(name, repr(AUTO_ADAMW_LR), opts.lr_schedule, warmup,
+                f"{name}, learning rate auto: {AUTO_ADAMW_LR:g} after {warmup} warm-up steps")
+
+
 def optimizer_class(name: str):
+    if str(name) == "Prodigy":
+        cls = prodigy_class()
+        if cls is None:
+            raise HypernetError("optimizer 'Prodigy' needs the prodigyopt package (pip install prodigyopt)")
+        return cls
     cls = getattr(torch.optim, str(name), None)
     if not (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)):
         known = sorted(n for n, c in vars(torch.optim).items() if inspect.isclass(c)
@@ -30,7 +78,7 @@ def optimizer_class(name: str):
 class TrainOptions:
     output_dir: str                          # snapshots, previews, loss log
     steps: int = 100000                      # total optimizer steps (the network's recorded step counts)
-    learn_rate: str = "0.00001"              # webui schedule syntax, or the peak rate for "cosine"
+    learn_rate: str = AUTO                   # "auto" (see resolve), webui schedule syntax, or the peak for "cosine"
     lr_schedule: str = "webui"               # "webui" | "cosine"
     warmup_steps: int = 0
     min_lr: float = 0.0                      # the cosine floor
@@ -38,7 +86,7 @@ class TrainOptions:
     gradient_accumulation: int = 1
     clip_grad_mode: str | None = None        # None | "value" | "norm"
     clip_grad_value: str = "0.1"             # a schedule too, as in the webui
-    optimizer: str = "AdamW"
+    optimizer: str = AUTO                    # "auto" = AdamW; any torch.optim name, or "Prodigy" (prodigyopt)
     optimizer_args: dict = field(default_factory=dict)
     mixed_precision: str | None = None       # None | "fp16" | "bf16" (CUDA only)
     gradient_checkpointing: bool = False
@@ -55,8 +103,8 @@ class TrainOptions:
     # dataset (used by build_dataset in the hosts)
     data_root: str = ""
     template: str = "style_filewords"
-    width: int = 512
-    height: int = 512
+    width: int = 0                           # 0: from the dataset (sizing.suggested_size), resolved by the host
+    height: int = 0
     size_mode: str = "fixed"
     shuffle_tags: bool = False
     tag_drop_out: float = 0.0
@@ -80,13 +128,14 @@ class TrainOptions:
              f"latent_sampling={self.latent_sampling!r}: expected {LATENT_SAMPLING}")
         need(0 <= float(self.tag_drop_out) < 1, f"tag_drop_out={self.tag_drop_out}: must be in [0, 1)")
         need(int(self.warmup_steps) >= 0, f"warmup_steps={self.warmup_steps}: must be >= 0")
-        need(int(self.width) % 8 == 0 and int(self.height) % 8 == 0 and int(self.width) > 0 and int(self.height) > 0,
-             f"width/height {self.width}x{self.height}: must be positive multiples of 8")
+        need(int(self.width) % 8 == 0 and int(self.height) % 8 == 0 and int(self.width) >= 0 and int(self.height) >= 0,
+             f"width/height {self.width}x{self.height}: must be multiples of 8 (0: from the dataset)")
         need(self.output_dir, "output_dir: must be set")
         if self.name is not None:
             check_name(self.name, "training option name")
-        optimizer_class(self.optimizer)
-        make_schedule(self.lr_schedule, self.learn_rate, int(self.steps), int(self.warmup_steps), float(self.min_lr))
+        plan = resolve(self)
+        optimizer_class(plan.optimizer)
+        make_schedule(plan.lr_schedule, plan.learn_rate, int(self.steps), plan.warmup_steps, float(self.min_lr))
         if self.clip_grad_mode:
             parse_webui_schedule(self.clip_grad_value, int(self.steps))
         return self

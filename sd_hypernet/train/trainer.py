@@ -21,8 +21,9 @@ from ..hook import attach
 from . import losslog, snapshot
 from .adapter import cond_cat, cond_split, cond_to
 from .dataset import BatchOrder, TrainingSet
+from .divergence import DivergenceWatch
 from .objective import NoiseSchedule, compute_loss
-from .options import TrainOptions, optimizer_class
+from .options import TrainOptions, optimizer_class, resolve
 from .schedules import make_schedule
 from .unet_state import frozen_for_training
 
@@ -32,6 +33,7 @@ _COND_CACHE_SIZE = 4096
 @dataclass
 class Progress:
     status: str = "preparing"            # preparing | training | done | interrupted | error
+    phase: str = "preparing"             # what runs now: preparing | step | snapshot | preview | plot | finished
     step: int = 0
     max_steps: int = 0
     loss: float | None = None
@@ -44,6 +46,8 @@ class Progress:
     loss_plot: str | None = None
     final: str | None = None
     message: str = ""
+    warning: str | None = None           # divergence: what happened, the likely cause, what to try
+    suggested_learn_rate: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -74,6 +78,7 @@ class Trainer:
         self.progress = Progress(max_steps=int(options.steps))
         self.losses: list[float] = []
         self._resume_state = resume_state
+        self.watch = DivergenceWatch()
 
     # -- resuming -------------------------------------------------------------------------------------
     @classmethod
@@ -117,15 +122,16 @@ class Trainer:
         # Pairs before the step a run first started at are skipped (webui); a resume keeps that origin.
         self._sched_origin = int(state["schedule_origin"]) if state else self.start_step
         cur = self._sched_origin
-        self.lr_sched = make_schedule(opts.lr_schedule, opts.learn_rate, int(opts.steps), int(opts.warmup_steps),
-                                      float(opts.min_lr), cur)
+        self.plan = resolve(opts)
+        self.lr_sched = make_schedule(self.plan.lr_schedule, self.plan.learn_rate, int(opts.steps),
+                                      self.plan.warmup_steps, float(opts.min_lr), cur)
         self.clip_sched = None
         if opts.clip_grad_mode:
             self.clip_sched = make_schedule("webui", opts.clip_grad_value, int(opts.steps), 0, 0.0, cur)
         self.network.to(self.device)
         self.network.train()
         params = list(self.network.parameters())
-        self.optimizer = optimizer_class(opts.optimizer)(params, lr=1e-3, **opts.optimizer_args)
+        self.optimizer = optimizer_class(self.plan.optimizer)(params, lr=1e-3, **opts.optimizer_args)
         self.amp_dtype = None
         if opts.mixed_precision:
             if self.device.type == "cuda":
@@ -157,8 +163,8 @@ class Trainer:
         if int(state.get("step", -1)) != self.step:
             raise HypernetError(f"training state is for step {state.get('step')} but the network records step "
                                 f"{self.step}; the sidecar does not belong to this file")
-        if state.get("optimizer_name", self.options.optimizer) != self.options.optimizer:
-            print(f"[hypernetworks] optimizer changed from {state['optimizer_name']} to {self.options.optimizer}; "
+        if state.get("optimizer_name", self.plan.optimizer) != self.plan.optimizer:
+            print(f"[hypernetworks] optimizer changed from {state['optimizer_name']} to {self.plan.optimizer}; "
                   f"starting it fresh")
         elif "optimizer" in state:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -238,7 +244,7 @@ class Trainer:
                 offset += len(indices)
                 with self._autocast():
                     loss = compute_loss(self.host.apply_unet, self.noise, self.host.prediction_type,
-                                        x0, t, noise, cond, weight)
+                                        x0, t, noise, cond, weight, getattr(self.host, "target_for", None))
                 scaled = loss * (len(indices) / total)
                 (self.scaler.scale(scaled) if self.scaler else scaled).backward()
                 loss_sum += float(loss.detach()) * len(indices)
@@ -253,23 +259,31 @@ class Trainer:
         if not math.isfinite(loss):
             # the previous step's update already broke the network: nothing of it is saved
             self.optimizer.zero_grad(set_to_none=True)
+            why = self._diverged(loss, lr, "the loss")
             raise HypernetError(
                 f"training diverged: the loss became {loss} at step {self.step + 1} (learning rate {lr:g}); "
                 f"stopped without saving this run's last state (the last snapshot on disk, if any, is the last "
-                f"good one). Lower the learning rate or turn on gradient clipping")
+                f"good one). {why}")
         if self.scaler:
             self.scaler.step(self.optimizer)  # the scaler skips a step whose gradients overflowed, as fp16 needs
             self.scaler.update()
         elif not _finite([p.grad for p in params if p.grad is not None]):
             self.optimizer.zero_grad(set_to_none=True)
             saved = self.save_snapshot() if self.step > self.start_step else None
+            why = self._diverged(float("nan"), lr, "the gradients")
             raise HypernetError(
                 f"training diverged: non-finite gradients at step {self.step + 1} (learning rate {lr:g}); the step "
                 f"was not applied" + (f", the network as it was is saved as {saved}" if saved else "")
-                + ". Lower the learning rate or turn on gradient clipping")
+                + f". {why}")
         else:
             self.optimizer.step()
         return loss, lr, first_prompt
+
+    def _diverged(self, value: float, lr: float, what: str) -> str:
+        """Explain a non-finite loss or gradient in the progress (job status, tab) and return the explanation."""
+        why = self.watch.non_finite(self.step + 1, value, lr, what)
+        self._report(warning=why, suggested_learn_rate=self.watch.suggested)
+        return why[0].upper() + why[1:]
 
     # -- saving ---------------------------------------------------------------------------------------
     def _metadata(self) -> dict:
@@ -290,7 +304,7 @@ class Trainer:
         snapshot.save_network(self.network, path, self.step, self.name, self._metadata(), protect=self._protected())
         if self.options.save_optimizer_state:
             state = dict(self._resume_state)
-            snapshot.save_sidecar(path, self.options.optimizer, self.optimizer.state_dict(), state)
+            snapshot.save_sidecar(path, self.plan.optimizer, self.optimizer.state_dict(), state)
         self.progress.last_snapshot = path
         return path
 
@@ -329,7 +343,8 @@ class Trainer:
     def run(self) -> TrainResult:
         opts = self.options
         self._setup()
-        self._report(status="training", step=self.step, epoch=self.order.epoch)
+        print(f"[hypernetworks] training {self.name}: {self.plan.note}")
+        self._report(status="training", phase="step", step=self.step, epoch=self.order.epoch, message=self.plan.note)
         if self.step >= opts.steps:
             self._report(status="done", message=f"already trained to step {self.step} (max {opts.steps})")
             self.network.eval()
@@ -360,14 +375,26 @@ class Trainer:
                     self.log.append(self.step, loss, lr, self.order.epoch, elapsed, write=write)
                     rate = done / elapsed if elapsed > 0 else None
                     eta = (opts.steps - self.step) / rate if rate else None
+                    rising = self.watch.add(self.step, loss, lr)
+                    if rising:
+                        print(f"[hypernetworks] {self.name}: {rising}")
+                        self.progress.warning, self.progress.suggested_learn_rate = rising, self.watch.suggested
+                    # the step is reported first; what follows it at this step names its phase
+                    self._report(phase="step", step=self.step, loss=loss, learn_rate=lr, epoch=self.order.epoch,
+                                 steps_per_second=rate, eta_seconds=eta)
+                    extra = False
                     if opts.save_every and self.step % opts.save_every == 0:
+                        self._report(phase="snapshot")
                         self.save_snapshot()
+                        extra = True
                     if opts.preview_every and self.step % opts.preview_every == 0:
+                        self._report(phase="preview")
                         self._preview(prompt)
+                        extra = True
                     if opts.plot_every and self.step % opts.plot_every == 0:
                         self._plot()
-                    self._report(step=self.step, loss=loss, learn_rate=lr, epoch=self.order.epoch,
-                                 steps_per_second=rate, eta_seconds=eta)
+                    if extra and self.step < opts.steps:
+                        self._report(phase="step")
             self._finish(status)
         except BaseException as e:
             self._report(status="error", message=f"{type(e).__name__}: {e}")
@@ -386,6 +413,7 @@ class Trainer:
         trained = self.step > self.start_step
         snap = snapshot.snapshot_path(opts.output_dir, self.name, self.step, opts.save_format)
         if trained and final != snap:
+            self._report(phase="snapshot")
             final = self.save_snapshot()
         if trained and opts.overwrite_source and self.source_path:
             snapshot.save_network(self.network, self.source_path, self.step, self.name, self._metadata())
@@ -393,7 +421,7 @@ class Trainer:
         if self.log.steps:
             self._plot()
         what = "stopped by interrupt" if status == "interrupted" else "finished"
-        self._report(status=status, final=final, step=self.step,
+        self._report(status=status, phase="finished", final=final, step=self.step,
                      message=f"{what} at step {self.step}" + (f"; saved {final}" if final else ""))
 
 

@@ -73,7 +73,7 @@ def test_job_progress_and_interrupt(tmp_path):
         return trainer.run()
 
     job = jobs.start("t", work)
-    with pytest.raises(HypernetError, match="still running"):
+    with pytest.raises(HypernetError, match="a training job is running"):
         jobs.start("other", work)
     assert job.wait(60)
     info = jobs.get(job.id).to_dict()

@@ -197,3 +197,41 @@ def test_interrupt_button_looks_for_a_job_started_elsewhere(webui):
     from sd_hypernet.train import jobs
     assert jobs.manager.active() is None
     assert tab.interrupt_training({}) == tab.job_status_html(None)
+
+
+def test_apply_settings_during_training_waits_only_for_a_real_model_reload(webui):
+    """The job holds the queue lock; a setting that reloads the model runs through it. The webui loads
+    config.json as it is, so a setting the file lacks reads as None and the first Apply 'changes' it to its
+    default: that must not wait for the job. A real change of such a setting still waits (the tab says so)."""
+    import threading
+
+    from modules import call_queue
+    from modules.options import OptionInfo
+
+    from sd_hypernet.hosts.training import jobs as train_jobs
+    from sd_hypernet.hosts.training import settings_wait
+    from sd_hypernet.hosts.ui import tab
+    opts, reloads = webui.shared.opts, []
+    opts.add_option("sd_vae", OptionInfo("Automatic", "VAE", onchange=call_queue.wrap_queued_call(
+        lambda: reloads.append(opts.data["sd_vae"]))))
+    opts.data.pop("sd_vae")  # a config.json without it
+    job = train_jobs.start_training(webui.host, "net", tab.train_options(
+        {"data_root": str(webui.data), "output_dir": str(webui.tmp / "out"), "steps": 100000, "save_every": 0,
+         "preview_every": 0, "learn_rate": "0.001"}), manager=JobManager())
+    try:
+        assert _wait(lambda: (job.to_dict().get("step") or 0) >= 1)  # the job holds the lock now
+
+        def apply(value):
+            thread = threading.Thread(target=opts.set, args=("sd_vae", value), daemon=True)
+            thread.start()
+            thread.join(2)
+            return not thread.is_alive()
+
+        assert apply("Automatic") and reloads == []  # Apply with nothing changed: at once, no reload
+        assert not apply("other.vae")  # a real VAE change reloads the model: it waits for the job
+        assert reloads == [] and settings_wait.WAITS in tab.job_status_html(job.to_dict())
+    finally:
+        job.interrupt()
+        webui.shared.state.interrupt()
+        assert job.wait(60)
+    assert _wait(lambda: reloads == ["other.vae"])  # and runs once the job has let go

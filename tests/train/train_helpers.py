@@ -5,6 +5,7 @@ Not a conftest.py: other test folders import their own `conftest` by name at run
 import zlib
 
 import torch
+from step_reference import randomise_zero_layers
 
 from sd_hypernet.train import DiffusersUNetAdapter, LdmUNetAdapter, TrainingSet, TrainOptions
 
@@ -17,10 +18,7 @@ LDM_SIZES = (32, CONTEXT)
 
 def _unzero(unet):
     # ldm zero-initialises output projections (a random UNet would ignore its attention entirely)
-    for m in unet.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear, torch.nn.Conv1d)) and not m.weight.any():
-            m.reset_parameters()
-    return unet
+    return randomise_zero_layers(unet)
 
 
 def tiny_ldm_unet(seed=0, use_checkpoint=False):

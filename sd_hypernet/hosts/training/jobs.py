@@ -16,13 +16,14 @@ from sd_hypernet import formats
 from sd_hypernet.errors import HypernetError
 from sd_hypernet.names import check_name
 from sd_hypernet.train import jobs as train_jobs
-from sd_hypernet.train import templates
+from sd_hypernet.train import sizing, templates
 from sd_hypernet.train.create import create_file
 from sd_hypernet.train.dataset import TrainingSet, image_paths
 from sd_hypernet.train.options import TrainOptions
 from sd_hypernet.train.trainer import Trainer
 
 from sd_hypernet.hosts import common
+from sd_hypernet.hosts.training import settings_wait
 from sd_hypernet.hosts.training.output import check_output_dir
 from sd_hypernet.hosts.training.webui import SdModelAdapter, base_model_info, webui_preview
 
@@ -45,13 +46,37 @@ def _progress_module():
         return None
 
 
+PHASE_TEXT = {"preparing": "preparing", "snapshot": "saving its snapshot", "preview": "rendering its preview",
+              "plot": "drawing the loss plot", "finished": "finished"}
+
+
 def _mirror_into_state(state, progress) -> None:
-    state.job_count = max(1, int(progress.max_steps))
-    state.job_no = int(progress.step)
-    state.sampling_step = int(progress.step)
-    state.sampling_steps = int(progress.max_steps)
+    """The host's bar (`job_no / job_count + sampling_step / sampling_steps / job_count`) at the steps done, never
+    lower than it already shows: a preview's sampler moves the sub-step part and then `nextjob()`s, so it may be
+    one step ahead; the next report must not pull it back. The text names the phase."""
+    total = max(1, int(progress.max_steps))
+    step = min(int(progress.step), total)
+    if getattr(state, "job_count", None) != total or _bar(state) <= step / total:
+        state.job_count = total
+        state.job_no = step
+        state.sampling_step = 0
+        state.sampling_steps = 0
     loss = "" if progress.loss is None else f", loss {progress.loss:.5f}"
-    state.textinfo = f"Training hypernetwork: step {progress.step}/{progress.max_steps}{loss}"
+    phase = getattr(progress, "phase", "step")
+    doing = "" if phase == "step" else f", {PHASE_TEXT.get(phase, phase)}"
+    state.textinfo = f"Training hypernetwork: step {progress.step}/{progress.max_steps}{doing}{loss}"
+
+
+def _bar(state) -> float:
+    """The share the webui's progress route computes from the state (modules/progress.py)."""
+    count = int(getattr(state, "job_count", 0) or 0)
+    if count <= 0:
+        return 0.0
+    share = int(getattr(state, "job_no", 0) or 0) / count
+    steps = int(getattr(state, "sampling_steps", 0) or 0)
+    if steps > 0:
+        share += int(getattr(state, "sampling_step", 0) or 0) / steps / count
+    return min(share, 1.0)
 
 
 def resolve_network(host: common.Host, name: str) -> str:
@@ -71,6 +96,20 @@ def check_request(opts: TrainOptions, resume_from: str | None) -> None:
     templates.load_template(opts.template)
     if resume_from and not os.path.isfile(resume_from):
         raise HypernetError(f"resume_from {resume_from!r}: no such snapshot file")
+
+
+def model_family(host: common.Host) -> str | None:
+    try:
+        return host.model_family()
+    except Exception:  # no model loaded yet: the SD1 size
+        return None
+
+
+def resolve_size(host: common.Host, opts: TrainOptions) -> None:
+    """Width/height 0 (the default): the dataset's largest image or bucket, capped at the model's native size."""
+    if not opts.width or not opts.height:
+        width, height = sizing.suggested_size(opts.data_root, opts.size_mode, model_family(host))
+        opts.width, opts.height = opts.width or width, opts.height or height
 
 
 def start_training(host: common.Host, network: str, options: dict, threaded: bool = True,
@@ -98,10 +137,12 @@ def start_training(host: common.Host, network: str, options: dict, threaded: boo
     opts = TrainOptions.from_dict(options).validate()
     check_output_dir(host, opts.output_dir)
     check_request(opts, resume_from)
+    resolve_size(host, opts)
     make = getattr(host, "training_adapter", None)  # a host whose model is not ldm/sgm-shaped (Forge)
     if make is None and shared.sd_model is None:
         raise HypernetError("no model is loaded; load a checkpoint first")
     progress_tasks = _progress_module() if id_task else None
+    settings_wait.settle_defaults(getattr(shared, "opts", None))  # Apply settings must not wait for nothing
 
     def work(job):
         state = shared.state

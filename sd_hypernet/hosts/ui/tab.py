@@ -19,10 +19,12 @@ from sd_hypernet.network import USABLE_ACTIVATIONS, WEIGHT_INITS
 from sd_hypernet.train import jobs as core_jobs
 from sd_hypernet.train.create import FAMILY_SIZES
 from sd_hypernet.train.dataset import LATENT_SAMPLING, SIZE_MODES
+from sd_hypernet.train import sizing
 from sd_hypernet.train.templates import list_templates
 
 from sd_hypernet.hosts import common
 from sd_hypernet.hosts.training import jobs as train_jobs
+from sd_hypernet.hosts.training import settings_wait
 from sd_hypernet.hosts.ui.card_facts import activation_name, guard_family_text
 
 ALL_SIZES = sorted({s for sizes in FAMILY_SIZES.values() for s in sizes})
@@ -30,7 +32,8 @@ LIBRARY_COLUMNS = ["name", "format", "family", "sizes", "structure", "activation
                    "hash", "size (KiB)", "error"]
 HASH_NOTE = ("Hashes are computed on demand, never by a listing: an empty hash cell means not computed yet. A card's "
              "ⓘ popup, its edit dialog, a generation that uses the file, or *Compute hashes* below fill it in.")
-OPTIMIZERS = ("AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam", "Adadelta")
+OPTIMIZERS = ("auto", "Prodigy", "AdamW", "Adam", "SGD", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam",
+              "Adadelta")
 
 
 # -- plain functions (testable without gradio) -------------------------------------------------------------
@@ -90,6 +93,9 @@ def job_status_html(info: dict | None) -> str:
     if not info:
         return "<p>No training job.</p>"
     parts = [f"<b>{html.escape(str(info.get('status')))}</b>"]
+    phase = info.get("phase")
+    if phase and phase not in ("step", "finished") and info.get("status") in ("running", "training"):
+        parts.append(html.escape(PHASES.get(phase, phase)))
     if info.get("step") is not None:
         parts.append(f"step {info['step']}/{info.get('max_steps')}")
     if info.get("loss") is not None:
@@ -99,12 +105,37 @@ def job_status_html(info: dict | None) -> str:
     if info.get("eta_seconds") is not None:
         parts.append(f"ETA {int(info['eta_seconds'])} s")
     text = " · ".join(parts)
+    if info.get("warning"):
+        suggested = info.get("suggested_learn_rate")
+        text += ("<br><b style='color:var(--error-text-color, red)'>Diverging</b>: " + html.escape(str(info["warning"]))
+                 + (f" <b>Try learning rate {suggested:g}.</b>" if suggested else ""))
+    if info.get("status") == "running":
+        text += f"<br><i>{html.escape(settings_wait.WAITS)}</i>"
     for key in ("last_snapshot", "message", "error"):
         if info.get(key):
             text += f"<br>{key.replace('_', ' ')}: {html.escape(str(info[key]))}"
     # the Train button's JS reads this mark: no progress bar for a click that will be refused
     running = ' data-hypernet-job-running="1"' if info.get("status") in ("queued", "running") else ""
     return f"<p{running}>{text}</p>"
+
+
+PHASES = {"preparing": "preparing the dataset", "snapshot": "saving a snapshot", "preview": "rendering a preview",
+          "plot": "drawing the loss plot"}
+
+
+def size_hint(host: common.Host, folder: str, width, height, size_mode: str = "fixed", batch=1) -> str:
+    """What the Train sub-tab shows under the size fields before a run: the size it will train at (0: from the
+    dataset) and the estimated work per step."""
+    if not folder:
+        return "<p>Width/height 0: the dataset's largest image (at most the model's native size).</p>"
+    try:
+        width, height, batch = int(width or 0), int(height or 0), max(1, int(batch or 1))
+        if not width or not height:
+            w, h = sizing.suggested_size(folder, size_mode or "fixed", train_jobs.model_family(host))
+            width, height = width or w, height or h
+        return f"<p>{html.escape(sizing.describe(folder, width, height, batch))}</p>"
+    except (HypernetError, ValueError, TypeError) as e:
+        return f"<p>{html.escape(str(e))}</p>"
 
 
 def train_options(values: dict) -> dict:
@@ -274,10 +305,10 @@ def build(host: common.Host):
                     t_net = gr.Dropdown(label="Hypernetwork", choices=network_names(), elem_id="hypernet_train_net")
                     t_refresh = gr.Button("Refresh list")
                 with gr.Row():
-                    t_lr = gr.Textbox(label="Learning rate (webui schedule syntax)", value="0.00001")
+                    t_lr = gr.Textbox(label="Learning rate (auto, or webui schedule syntax)", value="auto")
                     t_sched = gr.Radio(label="Schedule", choices=["webui", "cosine"], value="webui")
                     t_warmup = gr.Number(label="Warm-up steps", value=0, precision=0)
-                    t_opt = gr.Dropdown(label="Optimizer", choices=list(OPTIMIZERS), value="AdamW")
+                    t_opt = gr.Dropdown(label="Optimizer", choices=list(OPTIMIZERS), value="auto")
                 with gr.Row():
                     t_batch = gr.Number(label="Batch size", value=1, precision=0)
                     t_accum = gr.Number(label="Gradient accumulation steps", value=1, precision=0)
@@ -290,9 +321,10 @@ def build(host: common.Host):
                     t_tpl = gr.Dropdown(label="Prompt template", choices=list(list_templates()),
                                         value="style_filewords")
                 with gr.Row():
-                    t_w = gr.Slider(label="Width", minimum=64, maximum=2048, step=8, value=512)
-                    t_h = gr.Slider(label="Height", minimum=64, maximum=2048, step=8, value=512)
+                    t_w = gr.Slider(label="Width (0: from the dataset)", minimum=0, maximum=2048, step=8, value=0)
+                    t_h = gr.Slider(label="Height (0: from the dataset)", minimum=0, maximum=2048, step=8, value=0)
                     t_size = gr.Radio(label="Sizes", choices=list(SIZE_MODES), value="fixed")
+                t_cost = gr.HTML(size_hint(host, "", 0, 0), elem_id="hypernet_train_cost")
                 with gr.Row():
                     t_steps = gr.Number(label="Max steps", value=100000, precision=0)
                     t_save = gr.Number(label="Save a snapshot every N steps (0: off)", value=500, precision=0)
@@ -384,6 +416,9 @@ def build(host: common.Host):
         t_go.click(do_train, inputs=train_inputs, outputs=[t_status, t_plot, t_preview, t_notice],
                    **{js_kwarg(t_go.click): start_js(len(train_inputs))}, **every_click_kwargs(t_go.click))
         t_stop.click(do_interrupt, outputs=[t_status])
+        for field in (t_data, t_w, t_h, t_size, t_batch):  # the size and its cost, known before Train is pressed
+            field.change(lambda *v: size_hint(host, *v), inputs=[t_data, t_w, t_h, t_size, t_batch],
+                         outputs=[t_cost])
 
         def do_library():
             rows = library_rows(host)
