@@ -62,6 +62,16 @@ def test_random_bytes(tmp_path, ext):
     expect_error(path)
 
 
+def test_many_random_byte_files_all_get_a_clear_error(tmp_path):
+    # seeded, so a rare failure shape (seed 355: an IndexError from the legacy unpickler) is always tried
+    import random
+    for seed in range(360):
+        rng = random.Random(seed)
+        path = tmp_path / f"noise{seed}.pt"
+        path.write_bytes(bytes(rng.randrange(256) for _ in range(4096)))
+        expect_error(path)
+
+
 def test_safetensors_with_huge_header_length(tmp_path):
     path = tmp_path / "huge.safetensors"
     path.write_bytes(struct.pack("<Q", 1 << 40) + b"{}")
