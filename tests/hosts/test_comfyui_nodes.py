@@ -428,6 +428,15 @@ def test_safetensors_file_is_the_same_as_its_pt(comfy, cases):
     assert (from_st - vectors["out.a1"]).abs().max().item() <= 1e-4
 
 
+def test_a_replaced_file_changes_the_loaders_is_changed_key(comfy):
+    loader = comfy.nodes.SDHypernetworkLoader
+    before = loader.IS_CHANGED(hypernetwork_name="mish_frac.pt", strength=1.0)
+    assert before and loader.IS_CHANGED(hypernetwork_name="mish_frac.pt") == before
+    shutil.copy(os.path.join(CONFORMANCE, "relu_half.pt"), comfy.folder / "mish_frac.pt")
+    assert loader.IS_CHANGED(hypernetwork_name="mish_frac.pt") != before
+    assert loader.IS_CHANGED(hypernetwork_name="gone.pt") == ""
+
+
 # -- the model patcher: clones, moves, sampling --------------------------------------------------------------------
 def test_a_clone_shares_no_mutable_state_with_its_source(comfy, cases):
     model = tiny_conformance_model(comfy, cases)

@@ -48,6 +48,16 @@ def load_file_name(name: str):
     raise UnknownNetwork(f"{name}: not inside the {FOLDER} folders ({', '.join(roots())})")
 
 
+def file_version(name: str) -> str:
+    """'mtime_ns:size' of a loader choice ('' when it is not there)."""
+    path = folder_paths.get_full_path(FOLDER, name) if name else None
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        st = None
+    return f"{st.st_mtime_ns}:{st.st_size}" if st else ""
+
+
 def load_tag_name(name: str):
     """The network for a tag name (stem or relative path, as on the webui), from the first folder that has it."""
     for root in roots():

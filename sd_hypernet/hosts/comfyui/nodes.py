@@ -85,7 +85,7 @@ class SDHypernetworkLoader:
     FUNCTION = "load"
     DESCRIPTION = ("Applies a hypernetwork exactly as AUTOMATIC1111 webui v1.10.1 does (.pt, .ckpt, .safetensors): "
                    "self/cross-attention strengths, LoRA Block Weight blocks, a step range, a model-family guard. "
-                   "Chained loaders compose in order, as several <hypernet:…> tags do.")
+                   "Chained loaders compose in order, as several hypernet tags of a webui prompt do.")
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -111,6 +111,11 @@ class SDHypernetworkLoader:
             },
         }
 
+    @classmethod
+    def IS_CHANGED(cls, hypernetwork_name="", **kwargs):
+        """A file replaced under the same name runs the node again (ComfyUI would reuse the cached MODEL)."""
+        return files.file_version(hypernetwork_name)
+
     def load(self, model, hypernetwork_name, strength, self_strength="", cross_strength="", lbw="",
              start_percent=0.0, end_percent=1.0, force=False):
         try:
@@ -130,17 +135,20 @@ class SDHypernetworkTags:
     CATEGORY = CATEGORY
     RETURN_TYPES = ("MODEL", "STRING")
     RETURN_NAMES = ("model", "text")
-    OUTPUT_TOOLTIPS = ("The model with the tags' hypernetworks.", "The prompt without the <hypernet:…> tags.")
+    # no angle brackets in texts ComfyUI's frontend shows: it renders them as HTML tags
+    OUTPUT_TOOLTIPS = ("The model with the tags' hypernetworks.", "The prompt without its hypernet tags.")
     FUNCTION = "apply"
-    DESCRIPTION = ("Reads <hypernet:…> tags as AUTOMATIC1111 webui does (name, multiplier, self=, cross=, start=, "
-                   "stop=, lbw=, force=), applies them in order, and returns the prompt without them.")
+    DESCRIPTION = ("Reads the hypernet tags of a prompt as AUTOMATIC1111 webui does (hypernet:name:multiplier in "
+                   "angle brackets, with self=, cross=, start=, stop=, lbw=, force=), applies them in order, and "
+                   "returns the prompt without them.")
 
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
             "model": ("MODEL", {"tooltip": "The diffusion model."}),
             "text": ("STRING", {"multiline": True, "dynamicPrompts": False,
-                                "tooltip": "A prompt with <hypernet:…> tags."}),
+                                "tooltip": "A prompt with hypernet tags (hypernet:name:multiplier in angle "
+                                           "brackets)."}),
         }}
 
     def apply(self, model, text):
