@@ -198,6 +198,9 @@ def _width(layer) -> int | None:
     return int(width) if width is not None else None
 
 
+layer_width = _width  # public: the input width of a Linear-like layer (hosts read site widths with it)
+
+
 class Site:
     """One attention module the patcher hooks: its path, self or cross, and its block."""
 

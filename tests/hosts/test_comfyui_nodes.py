@@ -394,6 +394,17 @@ def test_bad_values_are_reported_by_name_and_the_model_passes_through(comfy, cap
         assert word in caplog.text
 
 
+def test_a_network_without_any_of_the_models_widths_is_named(comfy, caplog):
+    model = family_model(comfy, self_width=32, context_dim=768)
+    with caplog.at_level(logging.WARNING):
+        out = load(comfy, model, "unet_b.pt", 1.0)  # widths 48 and 64: none of this model's (32, 768)
+    assert out is model and "unet_b" in caplog.text and "48, 64" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert load(comfy, model, "mish_frac.pt", 0.0) is model
+    assert caplog.text == "", "strength 0 is the user's choice: nothing to report"
+
+
 def test_a_broken_file_is_reported_by_name_not_raised(comfy, caplog):
     (comfy.folder / "broken.pt").write_bytes(b"not a checkpoint")
     model = family_model(comfy, self_width=32, context_dim=768)

@@ -12,7 +12,7 @@ import weakref
 
 from sd_hypernet.attn_patch import AttnPatch, PatchChain
 from sd_hypernet.guard import split_by_family
-from sd_hypernet.hook import cross_attention_width, find_sites, touches
+from sd_hypernet.hook import cross_attention_width, find_sites, layer_width, touches
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
 
 LISTS = {"self": "attn1_patch", "cross": "attn2_patch"}
@@ -71,12 +71,17 @@ def _drop(model, chain: PatchChain) -> None:
 
 
 def add_chain(model, entries, on_error=None):
-    """(MODEL, refused): a clone of `model` whose attention gets `entries` after what it had; the same `model` when
+    """(MODEL, [(label, reason)] not applied): a clone of `model` whose attention gets `entries` after what it had; the same `model` when
     nothing applies anywhere (a strength of 0, every block weight 0, refused by the family guard)."""
     width, family = family_of(model)
     accepted, refused = split_by_family(entries, width, family)
     sites = sites_of(model)
     useful = [e for e in accepted if any(touches(s, [e]) for s in sites)]
+    widths = sorted({layer_width(s.module.to_k) for s in sites} - {None})
+    for e in accepted:
+        if not set(e.network.layers) & set(widths):  # not a choice of the user's (as strength 0 is): say so
+            refused.append((e.name, f"none of its widths ({', '.join(map(str, e.network.layers))}) is an "
+                                    f"attention width of this model ({', '.join(map(str, widths)) or 'none'})"))
     if not useful:
         return model, refused
     out = model.clone()
