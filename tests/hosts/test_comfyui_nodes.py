@@ -154,6 +154,22 @@ def test_root_init_outside_comfyui_imports_nothing_of_ours(monkeypatch):
     assert "sd_hypernet.hosts.comfyui.nodes" not in sys.modules
 
 
+def test_only_the_comfyui_package_imports_comfyui():
+    import ast
+    found = []
+    for folder, _, names in os.walk(os.path.join(REPO, "sd_hypernet")):
+        for name in names:
+            if not name.endswith(".py"):
+                continue
+            path = os.path.join(folder, name)
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read())):
+                mods = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else []
+                if any(m.split(".")[0] in ("comfy", "folder_paths", "nodes", "comfy_extras") for m in mods):
+                    found.append(os.path.relpath(path, REPO))
+    assert found and all(p.startswith(os.path.join("sd_hypernet", "hosts", "comfyui")) for p in found), found
+
+
 def test_pyproject_has_the_registry_section():
     import tomllib
     with open(os.path.join(REPO, "pyproject.toml"), "rb") as f:
