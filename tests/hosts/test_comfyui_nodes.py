@@ -154,6 +154,28 @@ def test_root_init_outside_comfyui_imports_nothing_of_ours(monkeypatch):
     assert "sd_hypernet.hosts.comfyui.nodes" not in sys.modules
 
 
+def test_example_workflows_match_the_nodes(comfy):
+    from sd_hypernet import tags
+    folder = os.path.join(REPO, "docs", "comfyui")
+    with open(os.path.join(folder, "hypernetworks_api.json"), encoding="utf-8") as f:
+        api = json.load(f)
+    with open(os.path.join(folder, "hypernetworks_workflow.json"), encoding="utf-8") as f:
+        ui = json.load(f)
+    for cls_name, cls in comfy.nodes.NODE_CLASS_MAPPINGS.items():
+        spec = cls.INPUT_TYPES()
+        names = set(spec["required"]) | set(spec.get("optional", {}))
+        in_api = [n for n in api.values() if n["class_type"] == cls_name]
+        assert in_api and all(set(n["inputs"]) == names for n in in_api), cls_name
+        in_ui = [n for n in ui["nodes"] if n["type"] == cls_name]
+        widgets = [k for k in names if k != "model"]
+        assert in_ui and all(len(n["widgets_values"]) == len(widgets) for n in in_ui), cls_name
+    for items in tags.extract_tags(next(n for n in api.values() if n["class_type"] == "SDHypernetworkTags")[
+            "inputs"]["text"])[0]:
+        tags.parse_tag(items, "sd1")
+    ids = {n["id"] for n in ui["nodes"]}
+    assert all(link[1] in ids and link[3] in ids for link in ui["links"])
+
+
 def test_only_the_comfyui_package_imports_comfyui():
     import ast
     found = []
