@@ -96,10 +96,13 @@ class ChainApplier:
 
     def set_step(self, step: int | None, total: int | None = None) -> None:
         self.step, self.total = step, total
-        active = [e for e in self.chain if e.active_at(step, total)]
+        self.set_active([e for e in self.chain if e.active_at(step, total)])
+
+    def set_active(self, active) -> None:
+        """The entries that apply now (a host with its own notion of a step range, e.g. ComfyUI's sigmas)."""
         if [id(e) for e in active] != [id(e) for e in self.active]:
             self.clear_cache()  # results are keyed by multipliers, which another set of networks can share
-            self.active = active
+            self.active = list(active)
             self._fill_table()
 
     def clear_cache(self) -> None:
@@ -218,6 +221,9 @@ def _width(layer) -> int | None:
         if isinstance(weight, torch.Tensor) and weight.dim() == 2:
             width = weight.shape[1]
     return int(width) if width is not None else None
+
+
+layer_width = _width  # public: the input width of a Linear-like layer (hosts read site widths with it)
 
 
 class Site:

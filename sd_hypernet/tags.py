@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from .control import ChainEntry, parse_block_weights
@@ -107,3 +108,13 @@ def format_tag(spec: TagSpec, multiplier: float | None = None) -> str:
     """The tag text for a spec (used by X/Y/Z and paste rewriting)."""
     m = spec.multiplier if multiplier is None else multiplier
     return f"<hypernet:{spec.name}:{m:g}>"
+
+
+TAG_PATTERN = re.compile(r"<hypernet:([^>]+)>")  # the webui's extra-network syntax, for the hypernet kind only
+
+
+def extract_tags(text: str) -> tuple[list[list[str]], str]:
+    """Every `<hypernet:…>` tag of a prompt as its items (split on ':' as the webui splits them), in order, and the
+    prompt without those tags (other tags are left for whoever reads them)."""
+    found = [m.group(1).split(":") for m in TAG_PATTERN.finditer(text)]
+    return found, TAG_PATTERN.sub("", text)

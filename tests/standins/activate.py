@@ -8,7 +8,8 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-HOST_PACKAGES = ("modules", "backend", "modules_forge", "ldm_patched", "scripts", "sd_hypernet.hosts")
+HOST_PACKAGES = ("modules", "backend", "modules_forge", "ldm_patched", "scripts", "sd_hypernet.hosts", "comfy",
+                 "folder_paths")
 
 
 def _purge():

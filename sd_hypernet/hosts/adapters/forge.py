@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from modules import shared
 
-from sd_hypernet import control
+from sd_hypernet.attn_patch import block_of
 from sd_hypernet.guard import split_by_family
 from sd_hypernet.hook import ChainApplier, cross_attention_width, find_sites, site_widths, touches
 from sd_hypernet.network import CONTEXT_DIM_FAMILY
@@ -41,16 +41,6 @@ def unet_of(sd_model):
     patcher = getattr(getattr(sd_model, "forge_objects", None), "unet", None)
     model = getattr(patcher, "model", None)
     return getattr(model, "diffusion_model", None)
-
-
-def block_of(extra_options) -> str | None:
-    block = extra_options.get("block")
-    if not block:
-        return None
-    try:
-        return control.block_name(block[0], block[1])
-    except (ValueError, TypeError, IndexError):
-        return None  # ("last", 0) and anything new
 
 
 _UNSEEN = object()
