@@ -43,7 +43,9 @@
         ["txt2img", "img2img"].forEach(function (tab) {
             var info = app.querySelector("#html_info_" + tab);
             if (!info) return;
-            var text = info.textContent || "";
+            // gradio (3 and 4) puts its status tracker ("processing | 1.2/9.1s") in the same block as the HTML:
+            // read only the HTML's own element, or every tick of the next generation re-reports the last errors
+            var text = (info.querySelector(".prose") || info).textContent || "";
             if (shownFor[tab] === text) return;
             shownFor[tab] = text;
             var errors = errorsField(text);

@@ -53,6 +53,30 @@ def test_hypernet_errors_show_once_per_generation(browser, tmp_path):  # noqa: F
     page.close()
 
 
+def test_the_next_generations_progress_text_does_not_report_the_last_errors_again(browser, tmp_path):  # noqa: F811
+    # gradio's block: its status tracker beside the HTML's own element (which carries the same id, as on webui
+    # v1.10.1 / gradio 3.41); while the next generation runs the tracker's timer text changes every tick
+    page = open_doc(browser, tmp_path, toast=True)
+    page.evaluate(f"""() => {{
+        const block = document.getElementById('html_info_txt2img');
+        block.innerHTML = '<div class="wrap hide"></div><div><div class="prose" id="html_info_txt2img">'
+            + {json.dumps(INFO)} + '</div></div>';
+        uiUpdated(); }}""")
+    assert len(notices(page)) == 2
+    for tick in range(5):
+        page.evaluate(f"""() => {{
+            const wrap = document.querySelector('#html_info_txt2img > .wrap');
+            wrap.className = 'wrap'; wrap.textContent = 'processing | {tick}.0/9.1s'; uiUpdated(); }}""")
+    assert len(notices(page)) == 2, notices(page)
+    page.evaluate("""() => {
+        document.querySelector('#html_info_txt2img > .wrap').className = 'wrap hide';
+        document.querySelector('#html_info_txt2img .prose').textContent = 'a cat Steps: 4, Seed: 2, Version: x';
+        uiUpdated(); }""")
+    assert len(notices(page)) == 2
+    assert page.js_errors == []
+    page.close()
+
+
 def test_no_notification_when_the_setting_is_off_or_nothing_failed(browser, tmp_path):  # noqa: F811
     page = open_doc(browser, tmp_path, toast=False)
     page.evaluate(f"document.getElementById('html_info_txt2img').innerHTML = {json.dumps(INFO)}; uiUpdated()")
