@@ -183,3 +183,12 @@ def finish(client, job_id, timeout=120):
             return status
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} still running")
+
+
+def test_training_an_unknown_network_is_a_404_naming_it_and_a_bad_request_a_400(started, host, tmp_path):
+    _, client = started(api=True)
+    data = _dataset(tmp_path / "data")
+    r = client.post(f"{PREFIX}/train", json={"network": "no_such_net", "data_root": data})
+    assert r.status_code == 404 and "no_such_net" in r.json()["detail"], r.text
+    r = client.post(f"{PREFIX}/train", json={"network": "net", "data_root": str(tmp_path / "missing")})
+    assert r.status_code == 400 and "missing" in r.json()["detail"], r.text

@@ -146,7 +146,7 @@ def test_api_job_lifecycle(webui):
     assert final and os.path.isfile(final)
     assert client.get("/sdapi/v1/hypernet/train/nope").status_code == 404
     missing = client.post("/sdapi/v1/hypernet/train", json={"network": "nope", "data_root": str(webui.data)})
-    assert missing.status_code == 400 and "nope" in missing.json()["detail"]
+    assert missing.status_code == 404 and "nope" in missing.json()["detail"]
 
 
 def test_library_rows_and_convert(webui):

@@ -3,7 +3,7 @@ anything is queued (train_jobs checks them whole). Create, train and interrupt e
 the host serves its API (route_access)."""
 from __future__ import annotations
 
-from sd_hypernet.errors import HypernetError
+from sd_hypernet.errors import HypernetError, UnknownNetwork
 from sd_hypernet.train import jobs as train_jobs
 
 from sd_hypernet.hosts import common
@@ -22,6 +22,8 @@ def add_routes(host: common.Host, routes: Routes, manager: train_jobs.JobManager
             return fn(*args)
         except train_jobs.TrainingBusy:
             raise
+        except UnknownNetwork as e:  # the network to train is not there: 404, as GET network?name= answers
+            raise HTTPException(status_code=404, detail=str(e))
         except HypernetError as e:
             raise HTTPException(status_code=status, detail=str(e))
         except (ValueError, TypeError) as e:  # a field of the wrong type ("steps": "many")
