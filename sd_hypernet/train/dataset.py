@@ -210,6 +210,11 @@ class TrainingSet:
                 mean, std = encode_images(pixels.unsqueeze(0))
             mean = mean[0].detach().float().cpu()
             std = None if std is None else torch.as_tensor(std).expand_as(mean.unsqueeze(0))[0].detach().float().cpu()
+            if not bool(torch.isfinite(mean).all()) or (std is not None and not bool(torch.isfinite(std).all())):
+                # e.g. a VAE that overflows in fp16: every step on this image would be NaN
+                raise HypernetError(f"the model's VAE encoded {os.path.basename(path)} to non-finite latents "
+                                    f"(NaN/inf); nothing can be trained on it. Check the VAE (its precision) "
+                                    f"with the host's img2img")
             weight = None
             if use_alpha_weight and alpha is not None:
                 weight = torch.nn.functional.interpolate(alpha.unsqueeze(0), size=mean.shape[-2:], mode="area")[0]

@@ -185,9 +185,18 @@ class Trainer:
         if missing:
             with torch.no_grad():
                 cond = self.host.encode_text([k[0] for k in missing], [k[1] for k in missing])
+            parts = cond_split(cond, len(missing))
+            bad = [k[0] for k, part in zip(missing, parts) if not _finite(list(_cond_tensors(part)))]
+            if bad:
+                # no learning rate makes this train: the host's own txt2img with such a prompt fails alike
+                raise HypernetError(
+                    f"the model's text encoder gave non-finite values (NaN/inf) for the prompt "
+                    f"{', '.join(repr(t) for t in bad[:3])}{' and more' if len(bad) > 3 else ''}, so no step can "
+                    f"learn from it (the learning rate is not the cause); stopped without saving this run. Check "
+                    f"that prompt (caption or template) with the host's txt2img, or the checkpoint's text encoder")
             if len(self._cond_cache) + len(missing) > _COND_CACHE_SIZE:
                 self._cond_cache.clear()
-            for k, part in zip(missing, cond_split(cond, len(missing))):
+            for k, part in zip(missing, parts):
                 self._cond_cache[k] = cond_to(part, self.device)
         return cond_cat([self._cond_cache[k] for k in keys])
 
@@ -257,8 +266,14 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(params, clip)
         loss = loss_sum / total
         if not math.isfinite(loss):
-            # the previous step's update already broke the network: nothing of it is saved
             self.optimizer.zero_grad(set_to_none=True)
+            if self.step == self.start_step:
+                # nothing of this run has changed the network yet: not a divergence, whatever the learning rate
+                raise HypernetError(
+                    f"the loss was {loss} at step {self.step + 1}, before this run changed the network, so the "
+                    f"learning rate is not the cause: the model's prediction for this batch is not finite (the "
+                    f"prompt: {first_prompt!r}); nothing was trained")
+            # the previous step's update already broke the network: nothing of it is saved
             why = self._diverged(loss, lr, "the loss")
             raise HypernetError(
                 f"training diverged: the loss became {loss} at step {self.step + 1} (learning rate {lr:g}); "
@@ -423,6 +438,14 @@ class Trainer:
         what = "stopped by interrupt" if status == "interrupted" else "finished"
         self._report(status=status, phase="finished", final=final, step=self.step,
                      message=f"{what} at step {self.step}" + (f"; saved {final}" if final else ""))
+
+
+def _cond_tensors(cond: dict):
+    for value in cond.values():
+        if isinstance(value, dict):
+            yield from _cond_tensors(value)
+        elif torch.is_tensor(value) and value.is_floating_point():
+            yield value
 
 
 def _finite(tensors) -> bool:

@@ -159,6 +159,47 @@ def test_a_diverged_loss_stops_the_run_and_saves_nothing_of_it(tmp_path):
     assert all(bool(torch.isfinite(p).all()) for p in net.parameters())
 
 
+def test_a_nan_loss_before_any_update_is_not_called_a_divergence(tmp_path):
+    host = ldm_host()
+    _poison_after(host, 0)  # the model's prediction is not finite from the first call: no update made it so
+    net = make_net()
+    with pytest.raises(sd_hypernet.HypernetError, match="before this run changed the network") as err:
+        Trainer(net, host, latent_set(2), options(tmp_path, steps=10)).run()
+    assert "diverged" not in str(err.value) and "thing " in str(err.value)  # the batch's prompt is named
+
+
+def test_a_prompt_encoded_to_nan_is_named(tmp_path):
+    host = ldm_host()
+    encode = host._encode_text
+
+    def text_encoder(texts, sizes=None):
+        cond = encode(texts, sizes)
+        for i, t in enumerate(texts):
+            if t == "thing 1, red, small":
+                cond["context"][i] = float("nan")
+        return cond
+    host._encode_text = text_encoder
+    template = tmp_path / "filewords.txt"
+    template.write_text("[filewords]\n")  # the prompt is the caption itself
+    with pytest.raises(sd_hypernet.HypernetError, match=r"text encoder .* 'thing 1, red, small'") as err:
+        Trainer(make_net(), host, latent_set(2, template=str(template)), options(tmp_path, steps=10)).run()
+    assert "diverged" not in str(err.value) and "thing 0" not in str(err.value)
+
+
+def test_an_image_the_vae_encodes_to_nan_is_named(tmp_path):
+    from PIL import Image
+
+    from sd_hypernet.train import TrainingSet
+    for i in range(2):
+        Image.new("RGB", (64, 64), (40 * i, 90, 200)).save(tmp_path / f"img{i}.png")
+
+    def vae(pixels):  # an fp16 VAE overflowing on the second image
+        mean = torch.nn.functional.avg_pool2d(pixels, 8).repeat(1, 2, 1, 1)[:, :4]
+        return (mean * float("nan") if pixels[0, 0, 0, 0] > -0.9 else mean), None
+    with pytest.raises(sd_hypernet.HypernetError, match="VAE encoded img1.png to non-finite latents"):
+        TrainingSet.from_folder(str(tmp_path), vae, width=64, height=64, template="none")
+
+
 def test_non_finite_gradients_are_not_applied_and_the_good_network_is_saved(tmp_path):
     host = ldm_host()
     net = make_net()

@@ -18,14 +18,28 @@ opt_f = 8
 COND_TOKENS = 4
 
 
-def fake_conditioning(prompts, context_dim):
-    """One (tokens, context_dim) tensor per prompt, seeded by the prompt text."""
+def fake_encoder_output(prompts, context_dim):
+    """The text encoder's output: one (tokens, context_dim) tensor per prompt, seeded by the prompt text."""
     rows = []
     for prompt in prompts:
         seed = int(hashlib.sha256(prompt.encode("utf8")).hexdigest()[:8], 16)
         g = torch.Generator().manual_seed(seed)
         rows.append(torch.randn(COND_TOKENS, context_dim, generator=g))
     return torch.stack(rows)
+
+
+def restore_mean(z):
+    """The default emphasis ("Original", modules/sd_emphasis.py) after the encoder: tokens times their weights
+    (all 1 here), then the batch rescaled by its mean before over its mean after. An output whose mean is exactly
+    0 comes out NaN (0/0): on Forge Classic the random test checkpoint, whose CLIP ends in an identity LayerNorm,
+    gave that for one caption, in txt2img and in training alike (the webui and reForge have the same step)."""
+    original = z.mean()
+    return z * (original / z.mean())
+
+
+def fake_conditioning(prompts, context_dim):
+    """What get_learned_conditioning returns: the encoder's output after the emphasis step."""
+    return restore_mean(fake_encoder_output(prompts, context_dim))
 
 
 def unet_context_dim():
