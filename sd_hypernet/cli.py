@@ -116,10 +116,14 @@ def cmd_convert(args) -> int:
 
 def cmd_verify(args) -> int:
     failures = 0
-    args.files = expand(args.files)
+    missing = [p for p in args.files if not os.path.exists(p)]
+    for path in missing:
+        print(f"FAIL  {path}: not found (no such file or folder)")
+    args.files = expand([p for p in args.files if p not in missing])
     if not args.files:
-        print("no hypernetwork files found")
-        return 1
+        # an empty folder (a fresh install) has nothing wrong in it
+        print("no hypernetwork files found" + ("" if missing else "; nothing to verify"))
+        return 1 if missing else 0
     for path in args.files:
         try:
             net = load_file(path)
@@ -134,7 +138,7 @@ def cmd_verify(args) -> int:
             print(f"FAIL  {path}: unexpected {type(e).__name__}: {e}")
     if len(args.files) > 1:
         print(f"{len(args.files) - failures} of {len(args.files)} files OK")
-    return 1 if failures else 0
+    return 1 if failures or missing else 0
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -113,6 +113,16 @@ def test_verify(files, capsys):
     assert len(fail_line) == 1 and "broken.pt" in fail_line[0]
 
 
+def test_verify_an_empty_folder_passes_and_a_missing_one_fails(tmp_path, capsys):
+    # a fresh install (Forge Neo / Classic: the folder was just created) has nothing wrong in it
+    empty = tmp_path / "hypernetworks"
+    empty.mkdir()
+    assert main(["verify", str(empty)]) == 0
+    assert "nothing to verify" in capsys.readouterr().out
+    assert main(["verify", str(tmp_path / "nowhere")]) == 1
+    assert "no such file or folder" in capsys.readouterr().out
+
+
 def test_verify_missing_file(tmp_path, capsys):
     assert main(["verify", str(tmp_path / "gone.pt")]) == 1
     assert "not found" in capsys.readouterr().out
@@ -154,6 +164,6 @@ def test_folders_expand_to_their_hypernetwork_files(tmp_path, capsys):
     assert len(json.loads(capsys.readouterr().out)) == 2
 
 
-def test_empty_folder_is_an_error(tmp_path, capsys):
-    assert main(["verify", str(tmp_path)]) == 1
+def test_empty_folder_is_an_error_for_info_but_nothing_wrong_for_verify(tmp_path, capsys):
+    assert main(["verify", str(tmp_path)]) == 0  # the set-up command verifies a fresh, empty folder
     assert main(["info", str(tmp_path)]) == 1
