@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import pickle
+import struct
 import zipfile
 from dataclasses import dataclass
 
@@ -171,7 +172,8 @@ def _read_pickle(path: str, mmap: bool = False) -> dict:
         detail = (named or lines or [type(e).__name__])[0]
         raise HypernetError(f"{source}: refused to load: the file contains objects other than tensors and plain "
                             f"data, which could run code ({detail})") from None
-    except Exception as e:  # garbage reaches the unpickler in many shapes (IndexError, struct.error, ...)
+    except (zipfile.BadZipFile, EOFError, RuntimeError, ValueError, OSError, KeyError, AttributeError, IndexError,
+            TypeError, OverflowError, struct.error) as e:  # the shapes garbage takes in the unpickler
         if isinstance(e, FileNotFoundError):
             raise HypernetError(f"{source}: file not found") from None
         detail = " ".join(str(e).split())[:300] or type(e).__name__
