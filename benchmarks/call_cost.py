@@ -19,7 +19,8 @@ from contextlib import nullcontext
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "standins", "forge")):
+for path in (ROOT, os.path.join(ROOT, "tests"), os.path.join(ROOT, "tests", "standins"),
+             os.path.join(ROOT, "tests", "standins", "forge")):
     if path not in sys.path:
         sys.path.insert(0, path)
 
